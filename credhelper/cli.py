@@ -1,0 +1,108 @@
+"""The ``credhelper`` command line. Subcommands are imported lazily to keep start-up fast."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from credhelper import __version__
+
+log = logging.getLogger("credhelper")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="credhelper",
+        description="Assumed-role AWS credentials for every SDK, cached in the OS keyring.",
+    )
+    parser.add_argument("--version", action="version", version=f"credhelper {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="log every step to stderr, show tracebacks"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "process",
+        help="print credential_process JSON for a role profile",
+        description="Print credential_process JSON (Version 1) for PROFILE on stdout.",
+    )
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument(
+        "--min-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="renew a cached session with less life left than this "
+        "(default: CREDHELPER_MIN_TTL or 960)",
+    )
+
+    w = sub.add_parser(
+        "wire",
+        help="add a profile to ~/.aws/config whose credential_process runs credhelper",
+        description="Add (or update) a profile in the AWS config whose credential_process runs "
+        "'credhelper process PROFILE'. The rest of the file is left byte for byte.",
+    )
+    w.add_argument("profile", metavar="PROFILE", help="the role profile to serve")
+    w.add_argument(
+        "--as",
+        dest="as_name",
+        metavar="NAME",
+        help="name of the new profile (default: PROFILE-credhelper)",
+    )
+    return parser
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if debug:
+        handler.setFormatter(logging.Formatter("credhelper: %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("credhelper: %(levelname)s: %(message)s"))
+    root = logging.getLogger("credhelper")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "process":
+        from credhelper import process
+
+        return process.run(args.profile, min_ttl=args.min_ttl)
+    if args.command == "wire":
+        from credhelper import wire
+
+        return wire.run(args.profile, args.as_name)
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.debug)
+    from credhelper.errors import CredhelperError
+
+    profile = getattr(args, "profile", None)
+    try:
+        return _dispatch(args)
+    except CredhelperError as exc:
+        if profile:
+            exc.for_profile(profile)
+        if args.debug:
+            log.exception("failed")
+        print(exc.line(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("credhelper: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, unless --debug
+        if args.debug:
+            raise
+        where = f"profile '{profile}': " if profile else ""
+        print(
+            f"credhelper: {where}unexpected error: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}. Rerun with --debug and report it.",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,63 @@
+"""A cache around any provider: keyring first, one fetch at a time per key across processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from credhelper import locking
+from credhelper.credentials import Credentials
+from credhelper.providers import Provider
+from credhelper.store import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+def cache_key(identity: dict[str, Any]) -> str:
+    """A stable hash of what shapes a session; no secret goes into it."""
+    blob = json.dumps({"v": 1, **identity}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@dataclass
+class CachedProvider:
+    inner: Provider
+    store: SessionStore
+    min_ttl: float
+    lock_timeout: float
+
+    @property
+    def profile(self) -> str:
+        return self.inner.profile
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    @property
+    def key(self) -> str:
+        return cache_key(self.identity())
+
+    def _cached(self, key: str) -> Any:
+        creds = self.store.get(key)
+        if creds is not None and creds.usable(self.min_ttl):
+            log.debug("cache hit for %s: %s", self.profile, creds.describe())
+            return creds
+        return None
+
+    def fetch(self) -> Credentials:
+        key = self.key
+        creds = self._cached(key)
+        if creds is not None:
+            return creds
+        if not self.store.available:
+            return self.inner.fetch()
+        with locking.hold(key, self.lock_timeout):
+            # Whoever held the lock before us may have just stored a fresh session.
+            creds = self._cached(key)
+            if creds is None:
+                creds = self.inner.fetch()
+                self.store.put(key, creds, self.profile)
+        return creds

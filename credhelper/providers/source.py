@@ -1,0 +1,116 @@
+"""Where a chain's first credentials come from: anything botocore can resolve."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from credhelper.credentials import Credentials
+from credhelper.errors import CredhelperError
+from credhelper.profiles import BotocoreProfile, CredentialSource, StaticKeys
+from credhelper.sts import translated_errors
+
+log = logging.getLogger(__name__)
+
+#: botocore's names for the providers behind each ``credential_source`` value.
+_CREDENTIAL_SOURCE_PROVIDERS = {
+    "Environment": "env",
+    "Ec2InstanceMetadata": "iam-role",
+    "EcsContainer": "container-role",
+}
+
+
+def _from_botocore(creds: Any) -> Credentials:
+    frozen = creds.get_frozen_credentials()
+    expiry: datetime | None = getattr(creds, "_expiry_time", None)
+    if expiry is not None and expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=timezone.utc)
+    return Credentials(
+        access_key_id=frozen.access_key,
+        secret_access_key=frozen.secret_key,
+        session_token=frozen.token,
+        expiration=expiry,
+    )
+
+
+def _missing(profile: str, detail: str) -> CredhelperError:
+    return CredhelperError(
+        f"no source credentials: {detail}",
+        f"add keys for profile '{profile}' (aws configure --profile {profile}), "
+        "or fix source_profile",
+    )
+
+
+@dataclass
+class BotocoreProfileSource:
+    """A non-role profile resolved by botocore: static keys, SSO, credential_process, ..."""
+
+    spec: BotocoreProfile
+
+    @property
+    def profile(self) -> str:
+        return self.spec.profile
+
+    def identity(self) -> dict[str, Any]:
+        return {"profile": self.spec.profile, "settings": list(self.spec.fingerprint)}
+
+    def fetch(self) -> Credentials:
+        import botocore.session
+
+        with translated_errors(f"resolving source profile '{self.profile}'"):
+            creds = botocore.session.Session(profile=self.profile).get_credentials()
+        if creds is None:
+            raise _missing(self.profile, f"profile '{self.profile}' has none")
+        return _from_botocore(creds)
+
+
+@dataclass
+class StaticKeysSource:
+    """Keys written in the role profile itself (``source_profile`` naming itself)."""
+
+    spec: StaticKeys
+
+    @property
+    def profile(self) -> str:
+        return self.spec.profile
+
+    def identity(self) -> dict[str, Any]:
+        return {"profile": self.spec.profile, "key_id": self.spec.key_id}
+
+    def fetch(self) -> Credentials:
+        from credhelper.profiles import load_profiles
+
+        values = load_profiles().get(self.profile, {})
+        return Credentials(
+            access_key_id=values["aws_access_key_id"],
+            secret_access_key=values["aws_secret_access_key"],
+            session_token=values.get("aws_session_token"),
+        )
+
+
+@dataclass
+class CredentialSourceProvider:
+    """``credential_source = Environment | Ec2InstanceMetadata | EcsContainer``."""
+
+    spec: CredentialSource
+
+    @property
+    def profile(self) -> str:
+        return self.spec.profile
+
+    def identity(self) -> dict[str, Any]:
+        return {"credential_source": self.spec.source}
+
+    def fetch(self) -> Credentials:
+        import botocore.credentials
+        import botocore.session
+
+        name = _CREDENTIAL_SOURCE_PROVIDERS[self.spec.source]
+        with translated_errors(f"credential_source {self.spec.source}"):
+            resolver = botocore.credentials.create_credential_resolver(botocore.session.Session())
+            creds = resolver.get_provider(name).load()
+        if creds is None:
+            raise _missing(self.profile, f"credential_source {self.spec.source} found none")
+        return _from_botocore(creds)

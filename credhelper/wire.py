@@ -1,0 +1,163 @@
+"""``credhelper wire``: add a profile whose credential_process runs credhelper.
+
+The AWS config is edited as text, not through configparser, so every other byte of the file
+(comments, ordering, spacing) stays as the user wrote it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from credhelper.errors import CredhelperError
+
+_HEADER = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$")
+
+
+def config_path() -> Path:
+    """The file botocore reads: ``AWS_CONFIG_FILE`` or ``~/.aws/config``."""
+    return Path(os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
+
+
+def executable() -> list[str]:
+    """An absolute command for credhelper: botocore does not expand ``~`` or search PATH
+    the way a shell would, and the JS SDK runs it with a minimal environment."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "credhelper" and argv0.is_file():
+        return [str(argv0.absolute())]
+    sibling = Path(sys.executable).parent / "credhelper"
+    if sibling.is_file():
+        return [str(sibling)]
+    return [sys.executable, "-m", "credhelper"]
+
+
+def section_name(profile: str) -> str:
+    return "default" if profile == "default" else f"profile {profile}"
+
+
+@dataclass
+class Section:
+    start: int  # index of the header line
+    end: int  # index one past the last line of the section
+    keys: dict[str, tuple[int, str]]  # key -> (line index, value)
+
+
+def find_section(lines: list[str], profile: str) -> Section | None:
+    wanted = section_name(profile)
+    found: Section | None = None
+    for i, line in enumerate(lines):
+        header = _HEADER.match(line)
+        if header:
+            if found is not None:
+                found.end = i
+                return found
+            if " ".join(header.group(1).split()) == wanted:
+                found = Section(start=i, end=len(lines), keys={})
+            continue
+        if found is not None:
+            key = _KEY.match(line)
+            if key and not line[:1].isspace():
+                found.keys[key.group(1)] = (i, key.group(2))
+    return found
+
+
+def is_ours(command: str) -> bool:
+    """Does a credential_process value run credhelper's ``process``?"""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return False
+    runs_us = any(Path(a).name == "credhelper" for a in argv[:1]) or argv[1:3] == [
+        "-m",
+        "credhelper",
+    ]
+    return runs_us and "process" in argv
+
+
+def wire(profile: str, as_name: str, region: str | None) -> tuple[Path, str]:
+    """Add or update ``as_name``; returns the config path and 'added' or 'updated'."""
+    if as_name == profile:
+        raise CredhelperError(
+            f"cannot wire '{profile}' onto itself: its role_arn would take precedence",
+            "choose another name with --as, e.g. --as " + f"{profile}-credhelper",
+            profile=profile,
+        )
+    command = shlex.join([*executable(), "process", profile])
+    path = config_path()
+    raw = path.read_bytes() if path.exists() else b""
+    newline = "\r\n" if b"\r\n" in raw else "\n"
+    text = raw.decode("utf-8")
+    lines = text.splitlines(keepends=True)
+    section = find_section(lines, as_name)
+    if section is None:
+        if text and not text.endswith(("\n", "\r")):
+            text += newline
+        block = [
+            f"[{section_name(as_name)}]",
+            f"# added by credhelper wire: credentials of role profile {profile}",
+            f"credential_process = {command}",
+        ]
+        if region:
+            block.append(f"region = {region}")
+        text += (newline if text.strip() else "") + newline.join(block) + newline
+        action = "added"
+    else:
+        current = section.keys.get("credential_process")
+        if current is None or not is_ours(current[1]) or "role_arn" in section.keys:
+            raise CredhelperError(
+                f"profile '{as_name}' already exists in {path} and is not a credhelper profile",
+                "choose another name with --as, or remove that profile first",
+                profile=profile,
+            )
+        index = current[0]
+        old = lines[index]
+        ending = old[len(old.rstrip("\r\n")) :]
+        lines[index] = f"credential_process = {command}{ending or newline}"
+        text = "".join(lines)
+        action = "updated"
+    _write_atomically(path, text.encode("utf-8"))
+    return path, action
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace the file in one rename, keeping its mode: never a half-written config."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".config.credhelper-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(profile: str, as_name: str | None) -> int:
+    from credhelper import profiles
+
+    loaded = profiles.load_profiles()
+    chain = profiles.resolve(profile, loaded)  # validates the whole chain now, not at first use
+    if not chain.roles:
+        raise CredhelperError(
+            "not a role profile (no role_arn)",
+            "wire a profile that has role_arn",
+            profile=profile,
+        )
+    name = as_name or f"{profile}-credhelper"
+    path, action = wire(profile, name, profiles.chain_region(chain, loaded))
+    print(
+        f"{action} profile '{name}' in {path}: credential_process runs credhelper for "
+        f"'{profile}'. Try: aws sts get-caller-identity --profile {name}"
+    )
+    return 0
