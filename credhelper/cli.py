@@ -37,6 +37,32 @@ def _parser() -> argparse.ArgumentParser:
         help="renew a cached session with less life left than this "
         "(default: CREDHELPER_MIN_TTL or 960)",
     )
+    p.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="neither ask nor start the background daemon (same as CREDHELPER_NO_DAEMON=1)",
+    )
+
+    d = sub.add_parser(
+        "daemon",
+        help="run the background refresher in the foreground, or stop it",
+        description="Run the refresher in the foreground (for systemd/launchd), logging to "
+        "stderr; 'credhelper daemon stop' stops a running one.",
+    )
+    d.add_argument("action", nargs="?", choices=["run", "stop"], default="run")
+
+    s = sub.add_parser(
+        "status",
+        help="what the daemon holds: profiles, expiries, renewals, errors",
+        description="Show the profiles the daemon serves. Never prints a secret.",
+    )
+    s.add_argument("--json", action="store_true", help="stable JSON output (see README)")
+
+    v = sub.add_parser(
+        "service",
+        help="install the daemon as a user service (systemd, launchd, Task Scheduler)",
+    )
+    v.add_argument("action", choices=["install", "uninstall", "status"])
 
     w = sub.add_parser(
         "wire",
@@ -54,15 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(debug: bool) -> None:
+def _setup_logging(debug: bool, daemon: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if debug:
-        handler.setFormatter(logging.Formatter("credhelper: %(levelname)s %(name)s: %(message)s"))
+    if daemon:
+        fmt = "%(asctime)s credhelper[%(process)d] %(levelname)s %(message)s"
+    elif debug:
+        fmt = "credhelper: %(levelname)s %(name)s: %(message)s"
     else:
-        handler.setFormatter(logging.Formatter("credhelper: %(levelname)s: %(message)s"))
+        fmt = "credhelper: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger("credhelper")
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    level = logging.INFO if daemon else logging.WARNING
+    root.setLevel(logging.DEBUG if debug else level)
     root.propagate = False
 
 
@@ -70,7 +100,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "process":
         from credhelper import process
 
-        return process.run(args.profile, min_ttl=args.min_ttl)
+        return process.run(args.profile, min_ttl=args.min_ttl, use_daemon=not args.no_daemon)
+    if args.command == "daemon":
+        from credhelper.daemon import main as daemon
+
+        return daemon.stop() if args.action == "stop" else daemon.run()
+    if args.command == "status":
+        from credhelper import status
+
+        return status.run(as_json=args.json)
+    if args.command == "service":
+        from credhelper import service
+
+        return service.run(args.action)
     if args.command == "wire":
         from credhelper import wire
 
@@ -80,7 +122,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging(args.debug)
+    _setup_logging(args.debug, daemon=args.command == "daemon" and args.action == "run")
     from credhelper.errors import CredhelperError
 
     profile = getattr(args, "profile", None)

@@ -1,31 +1,34 @@
-"""Where credhelper keeps its (non-secret) files: lock files, later the socket and logs."""
+"""Where credhelper keeps its (non-secret) files: locks, the daemon's socket, its log."""
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
+from credhelper import ipc
 
-def _private_dir(path: str) -> Path:
-    """Create ``path`` as 0700 (and tighten it if it exists): lock names reveal profiles."""
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and a missing parent) as 0700: lock names reveal profile hashes."""
     p = Path(path)
-    p.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    p.mkdir(exist_ok=True, mode=0o700)
     if p.stat().st_mode & 0o077:
         os.chmod(p, 0o700)
     return p
 
 
 def runtime_dir() -> Path:
-    """Per-user runtime folder (``$XDG_RUNTIME_DIR/credhelper`` on Linux)."""
-    import platformdirs
-
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp/runtime-UID,
-        # which is what we want on headless machines.
-        warnings.simplefilter("ignore")
-        return _private_dir(platformdirs.user_runtime_dir("credhelper"))
+    """``platformdirs.user_runtime_dir("credhelper")``, computed as the hot path does."""
+    return private_dir(ipc.runtime_dir())
 
 
 def lock_dir() -> Path:
-    return _private_dir(str(runtime_dir() / "locks"))
+    return private_dir(runtime_dir() / "locks")
+
+
+def log_dir() -> Path:
+    import platformdirs
+
+    return private_dir(platformdirs.user_log_dir("credhelper"))

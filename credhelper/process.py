@@ -1,21 +1,26 @@
-"""``credhelper process PROFILE``: print credential_process JSON for a profile."""
+"""``credhelper process PROFILE``: print credential_process JSON for a profile.
+
+The hot path: ask the daemon over its socket (standard library only), else resolve
+in-process (botocore, keyring, STS) and start the daemon for next time.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import sys
 
+from credhelper import ipc
 from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
 from credhelper.settings import Settings
-
-log = logging.getLogger(__name__)
 
 #: Set in our environment so that a source profile whose own credential_process runs
 #: credhelper for the profile we are resolving cannot recurse forever.
 DEPTH_VAR = "CREDHELPER_DEPTH"
 MAX_DEPTH = 4
+#: A cold fetch by the daemon is an STS round trip (with botocore's retries).
+DAEMON_TIMEOUT = 45.0
 
 
 def _enter() -> None:
@@ -33,30 +38,56 @@ def _enter() -> None:
 
 def resolve_credentials(profile: str, settings: Settings) -> Credentials:
     """The in-process path: config, keyring cache, STS."""
-    from credhelper import mfa, profiles
-    from credhelper.providers.build import build
-    from credhelper.store import SessionStore
+    from credhelper import mfa
+    from credhelper.resolver import provider_for
 
     _enter()
-    loaded = profiles.load_profiles()
-    chain = profiles.resolve(profile, loaded)
-    if not chain.roles:
-        raise CredhelperError(
-            "not a role profile (no role_arn)",
-            "point credhelper at a profile with role_arn; plain keys need no helper",
-        )
-    region = profiles.chain_region(chain, loaded)
-    store = SessionStore(settings.keyring_service)
-    provider = build(chain, store, settings, mfa.ask_tty, region=region)
-    return provider.fetch()
+    return provider_for(profile, settings, mfa.ask_tty).provider.fetch()
 
 
-def run(profile: str, min_ttl: float | None = None) -> int:
+def _emit(document: dict) -> None:
+    sys.stdout.write(json.dumps(document) + "\n")
+    sys.stdout.flush()
+
+
+def _ask_daemon(profile: str, settings: Settings) -> tuple[dict | None, bool]:
+    """(reply, daemon_running). A reply of None means: resolve in-process."""
+    request = {
+        "op": "get",
+        "profile": profile,
+        "min_ttl": settings.min_ttl,
+        "context": ipc.context(),
+    }
+    try:
+        reply = ipc.call(request, timeout=DAEMON_TIMEOUT)
+    except ipc.DaemonUnavailable:
+        return None, False
+    if reply.get("ok") and isinstance(reply.get("credentials"), dict):
+        return reply, True
+    if reply.get("fallback") or not isinstance(reply.get("error"), str):
+        return None, True
+    return reply, True
+
+
+def run(profile: str, min_ttl: float | None = None, use_daemon: bool = True) -> int:
     try:
         settings = Settings.from_env(min_ttl=min_ttl)
+        running = False
+        if use_daemon and settings.use_daemon and os.environ.get(DEPTH_VAR) is None:
+            reply, running = _ask_daemon(profile, settings)
+            if reply is not None:
+                if reply.get("ok"):
+                    _emit(reply["credentials"])
+                    return 0
+                print(reply["error"], file=sys.stderr)
+                code = reply.get("exit_code")
+                return code if isinstance(code, int) and 0 < code < 128 else 1
         creds = resolve_credentials(profile, settings)
     except CredhelperError as exc:
         raise exc.for_profile(profile) from exc.__cause__
-    sys.stdout.write(creds.to_json() + "\n")
-    sys.stdout.flush()
+    _emit(creds.process_output())
+    if use_daemon and settings.use_daemon and settings.autostart and not running:
+        from credhelper.daemon.launch import start_in_background
+
+        start_in_background()
     return 0

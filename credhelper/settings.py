@@ -16,6 +16,20 @@ from credhelper.errors import CredhelperError
 DEFAULT_MIN_TTL = 16 * 60
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_KEYRING_SERVICE = "credhelper"
+DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise CredhelperError(
+        f"{name}={raw!r} is not a yes/no value", f"set {name} to 1 or 0", exit_code=2
+    )
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -42,6 +56,12 @@ class Settings:
     min_ttl: float = DEFAULT_MIN_TTL
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     keyring_service: str = DEFAULT_KEYRING_SERVICE
+    #: Ask a running daemon first (CREDHELPER_NO_DAEMON=1 turns both this and autostart off).
+    use_daemon: bool = True
+    #: Start the daemon in the background when none answers (CREDHELPER_AUTOSTART=0: never).
+    autostart: bool = True
+    #: The daemon stops renewing a profile nobody asked for in this long.
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
     @classmethod
     def from_env(
@@ -56,4 +76,7 @@ class Settings:
             ),
             lock_timeout=_number(env, "CREDHELPER_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT, 1),
             keyring_service=env.get("CREDHELPER_KEYRING_SERVICE") or DEFAULT_KEYRING_SERVICE,
+            use_daemon=not _flag(env, "CREDHELPER_NO_DAEMON", False),
+            autostart=_flag(env, "CREDHELPER_AUTOSTART", True),
+            idle_timeout=_number(env, "CREDHELPER_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT, 1),
         )

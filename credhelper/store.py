@@ -66,11 +66,14 @@ class SessionStore:
     def _unavailable(self, exc: Exception) -> None:
         if self.available:
             self.available = False
+            detail = (str(exc).splitlines() or ["no detail"])[0]
+            if len(detail) > 100:
+                detail = detail[:97] + "..."
             log.warning(
-                "the OS keyring is not usable (%s: %s); sessions are not cached. "
-                "Unlock or install a keyring (e.g. gnome-keyring, KWallet) to cache them",
+                "warning: the OS keyring is not usable (%s: %s); sessions are not cached. "
+                "Unlock or install a keyring (gnome-keyring, KWallet, ...) to cache them",
                 type(exc).__name__,
-                str(exc).splitlines()[0] if str(exc) else "no detail",
+                detail,
             )
 
     def get(self, key: str) -> Credentials | None:

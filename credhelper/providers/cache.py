@@ -28,6 +28,8 @@ class CachedProvider:
     store: SessionStore
     min_ttl: float
     lock_timeout: float
+    #: Whether the last fetch() was answered from the keyring (the daemon reports it).
+    last_hit: bool = False
 
     @property
     def profile(self) -> str:
@@ -49,15 +51,18 @@ class CachedProvider:
 
     def fetch(self) -> Credentials:
         key = self.key
+        self.last_hit = True
         creds = self._cached(key)
         if creds is not None:
             return creds
         if not self.store.available:
+            self.last_hit = False
             return self.inner.fetch()
         with locking.hold(key, self.lock_timeout):
             # Whoever held the lock before us may have just stored a fresh session.
             creds = self._cached(key)
             if creds is None:
+                self.last_hit = False
                 creds = self.inner.fetch()
                 self.store.put(key, creds, self.profile)
         return creds

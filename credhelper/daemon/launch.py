@@ -1,0 +1,41 @@
+"""Start the daemon detached, for next time, from a ``credhelper process`` that had none."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+log = logging.getLogger(__name__)
+
+MAX_LOG = 5 * 1024 * 1024
+
+
+def start_in_background() -> None:
+    """Spawn ``credhelper daemon`` in its own session, logging to the user log folder.
+
+    Its stdout and stderr must not be ours: botocore reads our pipes until they close, so an
+    inherited pipe would make the SDK wait for the daemon to exit.
+    """
+    from credhelper.paths import log_dir
+
+    try:
+        path = log_dir() / "daemon.log"
+        if path.exists() and path.stat().st_size > MAX_LOG:
+            os.replace(path, path.with_suffix(".log.1"))
+        env = {k: v for k, v in os.environ.items() if k != "CREDHELPER_DEPTH"}
+        with open(path, "ab") as out:
+            subprocess.Popen(
+                [sys.executable, "-m", "credhelper", "daemon"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                close_fds=True,
+                cwd="/",
+                env=env,
+            )
+        log.debug("started the daemon; its log is %s", path)
+    except OSError as exc:
+        log.warning("warning: could not start the daemon (%s)", exc)

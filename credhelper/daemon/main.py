@@ -1,0 +1,252 @@
+"""``credhelper daemon``: one per user, in the foreground, until SIGTERM or ``daemon stop``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Any, Iterator
+
+from credhelper import ipc
+from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
+from credhelper.daemon.server import Server
+from credhelper.daemon.watcher import ConfigWatcher
+from credhelper.errors import CredhelperError
+from credhelper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INDEX_KEY = "daemon:index"
+SD_LISTEN_FDS_START = 3
+
+
+def _no_prompt(profile: str, serial: str) -> str:
+    raise PromptNeeded(
+        f"an MFA code for {serial} is needed", f"run 'credhelper process {profile}' in a terminal"
+    )
+
+
+@contextlib.contextmanager
+def single_instance(rundir: Path) -> Iterator[None]:
+    """Hold ``daemon.lock`` for our lifetime; the kernel frees it if we die, even by kill -9."""
+    path = rundir / "daemon.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise CredhelperError(
+            f"a credhelper daemon is already running for this user (pid {holder})",
+            "stop it first with 'credhelper daemon stop'",
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _listening_socket(path: str) -> tuple[socket.socket, bool]:
+    """A socket passed by systemd (``LISTEN_FDS``), or our own; True if we created it."""
+    if (
+        os.environ.get("LISTEN_PID") == str(os.getpid())
+        and int(os.environ.get("LISTEN_FDS", "0")) >= 1
+    ):
+        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+            os.environ.pop(name, None)
+        sock = socket.socket(fileno=SD_LISTEN_FDS_START)
+        sock.setblocking(False)
+        log.info("using the socket passed by the service manager")
+        return sock, False
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # stale: the lock we hold proves no daemon owns it
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock, True
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        from credhelper.store import SessionStore
+
+        self.settings = settings
+        self.store = SessionStore(settings.keyring_service)
+        self.context = ipc.context()
+        self.scheduler = Scheduler(
+            self._fetch, settings.min_ttl, settings.idle_timeout, self._save_index
+        )
+        self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- blocking work, run in the thread pool -----------------------------------------------
+
+    def _fetch(self, profile: str, min_ttl: float) -> Fetched:
+        from credhelper.resolver import provider_for
+
+        settings = dataclasses.replace(self.settings, min_ttl=min_ttl)
+        resolved = provider_for(profile, settings, _no_prompt, store=self.store)
+        creds = resolved.provider.fetch()
+        hit = bool(getattr(resolved.provider, "last_hit", False))
+        return Fetched(resolved.role_arn, resolved.key, creds, from_keyring=hit)
+
+    def _reload(self) -> list[tuple[str, Fetched]]:
+        """Sessions the keyring holds for the profiles served before a restart."""
+        from credhelper.resolver import provider_for
+
+        found = []
+        for profile in self._load_index():
+            try:
+                resolved = provider_for(profile, self.settings, _no_prompt, store=self.store)
+            except CredhelperError as exc:
+                log.info("not reloading %s: %s", profile, exc.message)
+                continue
+            creds = self.store.get(resolved.key)
+            if creds is not None and creds.usable(self.settings.min_ttl):
+                found.append((profile, Fetched(resolved.role_arn, resolved.key, creds, True)))
+        return found
+
+    def _load_index(self) -> list[str]:
+        import keyring
+
+        try:
+            raw = keyring.get_password(self.settings.keyring_service, INDEX_KEY)
+            profiles = json.loads(raw) if raw else []
+        except Exception as exc:
+            log.info("no index of served profiles: %s", exc)
+            return []
+        return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
+
+    def _write_index(self, profiles: list[str]) -> None:
+        import keyring
+
+        try:
+            value = json.dumps(profiles)
+            if keyring.get_password(self.settings.keyring_service, INDEX_KEY) != value:
+                keyring.set_password(self.settings.keyring_service, INDEX_KEY, value)
+        except Exception as exc:
+            log.debug("could not write the index: %s", exc)
+
+    def _save_index(self) -> None:
+        if self._loop is not None and self.store.available:
+            profiles = sorted(self.scheduler.sessions)
+            self._loop.run_in_executor(None, self._write_index, profiles)
+
+    def _recheck(self, sessions: list[tuple[str, str]]) -> list[tuple[str, str | None, str]]:
+        """After a config edit: each profile's new cache key, or None with the reason."""
+        from credhelper.resolver import provider_for
+
+        out: list[tuple[str, str | None, str]] = []
+        for profile, _old in sessions:
+            try:
+                key = provider_for(profile, self.settings, _no_prompt, store=self.store).key
+                out.append((profile, key, ""))
+            except CredhelperError as exc:
+                out.append((profile, None, exc.line()))
+        return out
+
+    # --- event loop ----------------------------------------------------------------------
+
+    async def _config_changed(self) -> None:
+        assert self._loop is not None
+        held = [(p, s.key) for p, s in self.scheduler.sessions.items()]
+        results = await self._loop.run_in_executor(None, self._recheck, held)
+        old_keys = dict(held)
+        for profile, key, reason in results:
+            session = self.scheduler.sessions.get(profile)
+            if session is None:
+                continue
+            if key is None:
+                log.info("%s: dropped (%s)", profile, reason)
+                self.scheduler.drop(profile)
+                if old_keys[profile]:
+                    await self._loop.run_in_executor(None, self.store.delete, old_keys[profile])
+            elif key != old_keys[profile]:
+                log.info("%s: profile changed, fetching a new session", profile)
+                if old_keys[profile]:
+                    await self._loop.run_in_executor(None, self.store.delete, old_keys[profile])
+                self.scheduler.refetch_soon(session)
+
+    async def serve(self, sock: socket.socket, socket_path: str) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, self._stopping.set)
+        server = Server(self.scheduler, self.context, self._stopping.set, socket_path)
+        listener = await asyncio.start_unix_server(server.handle, sock=sock, limit=ipc.MAX_MESSAGE)
+        log.info("credhelper daemon %d listening on %s", os.getpid(), socket_path)
+        pending: set[asyncio.Task[Any]] = set()
+
+        def changed() -> None:
+            task = asyncio.ensure_future(self._config_changed())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        watcher = ConfigWatcher(self._loop, changed)
+        watcher.start()
+        for profile, fetched in await self._loop.run_in_executor(None, self._reload):
+            self.scheduler.adopt(profile, fetched)
+            log.info("%s: reloaded from the keyring", profile)
+        try:
+            await self._stopping.wait()
+        finally:
+            log.info("stopping")
+            listener.close()
+            watcher.stop()
+            await self.scheduler.close()
+
+
+def run() -> int:
+    from credhelper.paths import runtime_dir
+
+    settings = Settings.from_env()
+    # Children (a source profile's own credential_process) must not ask us: resolve in-process.
+    os.environ["CREDHELPER_DEPTH"] = "1"
+    rundir = runtime_dir()
+    path = ipc.socket_path()
+    with single_instance(rundir):
+        sock, ours = _listening_socket(path)
+        try:
+            asyncio.run(Daemon(settings).serve(sock, path))
+        finally:
+            if ours:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+    log.info("stopped")
+    return 0
+
+
+def stop(timeout: float = 10.0) -> int:
+    """Ask the running daemon to stop and wait until it has."""
+    import time
+
+    try:
+        reply = ipc.call({"op": "stop"}, timeout=timeout)
+    except ipc.DaemonUnavailable:
+        print("credhelper: no daemon is running")
+        return 0
+    pid = reply.get("pid")
+    deadline = time.monotonic() + timeout
+    while isinstance(pid, int) and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    print(f"credhelper: daemon {pid} stopped")
+    return 0

@@ -1,0 +1,252 @@
+"""The daemon's sessions: single-flight fetches, renewal before expiry, backoff on failure.
+
+Fetching is blocking (botocore, keyring) and runs in the event loop's thread pool; all
+session state is touched only from the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from credhelper.credentials import Credentials, format_time
+from credhelper.errors import CredhelperError
+
+log = logging.getLogger(__name__)
+
+#: Renew when this much (or a third of the lifetime, whichever is more) remains.
+RENEW_MARGIN = 25 * 60
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+#: Below the hand-out floor but still this valid: serve it rather than fail while STS fails.
+LAST_RESORT = 60.0
+
+
+class PromptNeeded(CredhelperError):
+    """The chain needs an MFA code; the daemon never prompts, the caller's process does."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    role_arn: str
+    key: str
+    creds: Credentials
+    from_keyring: bool
+
+
+#: (profile, min_ttl) -> Fetched; blocking.
+FetchFn = Callable[[str, float], Fetched]
+
+
+def renew_threshold(lifetime: float, min_ttl: float) -> float:
+    """Seconds of life left at which a session is renewed.
+
+    25 min or a third of the lifetime, whichever comes first; never less than the hand-out
+    floor plus a margin (so callers never see a session under the floor), and never so much
+    that a short session is renewed the moment it arrives.
+    """
+    floor = min(min_ttl, lifetime / 2)
+    threshold = min(max(RENEW_MARGIN, lifetime / 3), lifetime * 0.75)
+    return max(threshold, floor + min(120.0, lifetime / 8))
+
+
+def backoff(failures: int) -> float:
+    """Exponential backoff with full jitter: 2, 4, 8 ... s, capped at 5 min."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(failures - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class Session:
+    profile: str
+    role_arn: str = ""
+    key: str = ""
+    creds: Credentials | None = None
+    source: str = "daemon"
+    last_used: float = field(default_factory=time.time)
+    last_error: str | None = None
+    renew_at: float | None = None
+    failures: int = 0
+    inflight: asyncio.Future | None = None
+    task: asyncio.Task | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def status(self, now: float) -> dict:
+        creds = self.creds
+        return {
+            "profile": self.profile,
+            "role_arn": self.role_arn or None,
+            "expiration": format_time(creds.expiration) if creds and creds.expiration else None,
+            "seconds_left": round(creds.seconds_left()) if creds else None,
+            "renews_in": round(self.renew_at - now) if self.renew_at and creds else None,
+            "last_error": self.last_error,
+            "failures": self.failures,
+            "source": self.source if creds else None,
+            "idle_seconds": round(now - self.last_used),
+        }
+
+
+class Scheduler:
+    def __init__(
+        self, fetch: FetchFn, min_ttl: float, idle_timeout: float, on_change: Callable[[], None]
+    ) -> None:
+        self._fetch = fetch
+        self.min_ttl = min_ttl
+        self.idle_timeout = idle_timeout
+        self._on_change = on_change
+        self.sessions: dict[str, Session] = {}
+
+    # --- serving ---------------------------------------------------------------------------
+
+    async def get(self, profile: str, min_ttl: float | None = None) -> Credentials:
+        """Credentials with more than ``min_ttl`` left; one STS call however many wait."""
+        min_ttl = self.min_ttl if min_ttl is None else min_ttl
+        session = self.sessions.get(profile)
+        if session is None:
+            session = self.sessions[profile] = Session(profile)
+        session.last_used = time.time()
+        if session.creds is not None and session.creds.usable(min_ttl):
+            return session.creds
+        try:
+            await self._refresh(session, min_ttl)
+        except CredhelperError:
+            if session.creds is not None and session.creds.seconds_left() > LAST_RESORT:
+                log.warning("serving %s's current session while renewal fails", profile)
+                return session.creds
+            if session.creds is None and session.task is None:
+                self.sessions.pop(profile, None)  # nothing to keep for a profile that fails
+            raise
+        assert session.creds is not None
+        return session.creds
+
+    def adopt(self, profile: str, fetched: Fetched) -> None:
+        """Take a session found in the keyring at start-up, and keep it renewed."""
+        session = self.sessions.setdefault(profile, Session(profile))
+        self._take(session, fetched)
+        session.source = "keyring"
+
+    # --- fetching --------------------------------------------------------------------------
+
+    async def _refresh(self, session: Session, min_ttl: float) -> None:
+        if session.inflight is None:
+            session.inflight = asyncio.ensure_future(self._fetch_into(session, min_ttl))
+        inflight = session.inflight
+        try:
+            await asyncio.shield(inflight)
+        finally:
+            if inflight.done() and session.inflight is inflight:
+                session.inflight = None
+
+    async def _fetch_into(self, session: Session, min_ttl: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            fetched = await loop.run_in_executor(None, self._fetch, session.profile, min_ttl)
+        except CredhelperError as exc:
+            session.last_error = exc.message
+            raise
+        self._take(session, fetched)
+
+    def _take(self, session: Session, fetched: Fetched) -> None:
+        session.role_arn, session.key, session.creds = fetched.role_arn, fetched.key, fetched.creds
+        session.source = "keyring" if fetched.from_keyring else "daemon"
+        session.last_error = None
+        session.failures = 0
+        self._schedule(session)
+        log.info(
+            "%s: holding %s, renewal in %.0f s",
+            session.profile,
+            fetched.creds.describe(),
+            (session.renew_at or 0) - time.time(),
+        )
+        self._on_change()
+
+    def _schedule(self, session: Session) -> None:
+        creds = session.creds
+        if creds is None or creds.expiration is None:
+            return
+        life = creds.lifetime() or creds.seconds_left()
+        jitter = random.uniform(0, min(60.0, life / 20))
+        session.renew_at = creds.expiration.timestamp() - renew_threshold(life, self.min_ttl)
+        session.renew_at -= jitter
+        if session.task is None or session.task.done():
+            session.task = asyncio.ensure_future(self._renew_loop(session))
+        session.wake.set()
+
+    # --- renewing --------------------------------------------------------------------------
+
+    async def _renew_loop(self, session: Session) -> None:
+        while self.sessions.get(session.profile) is session:
+            delay = (session.renew_at or time.time() + 60) - time.time()
+            if delay > 0:
+                session.wake.clear()
+                try:
+                    await asyncio.wait_for(session.wake.wait(), timeout=delay)
+                except asyncio.TimeoutError:
+                    pass
+                continue  # re-read renew_at: it may have moved
+            if time.time() - session.last_used > self.idle_timeout:
+                log.info(
+                    "%s: idle for %.0f s, no longer renewed",
+                    session.profile,
+                    time.time() - session.last_used,
+                )
+                self.drop(session.profile)
+                return
+            await self._renew(session)
+
+    async def _renew(self, session: Session) -> None:
+        creds = session.creds
+        life = (creds.lifetime() or creds.seconds_left()) if creds else 3600.0
+        try:
+            await self._refresh(session, renew_threshold(life, self.min_ttl))
+        except CredhelperError as exc:
+            session.failures += 1
+            delay = backoff(session.failures)
+            if creds is not None:
+                # Never sleep past the point where the session can no longer be handed out.
+                delay = min(delay, max(1.0, creds.seconds_left() - LAST_RESORT))
+            session.renew_at = time.time() + delay
+            log.warning(
+                "%s: renewal failed (%s); retry %d in %.1f s",
+                session.profile,
+                exc.message,
+                session.failures,
+                delay,
+            )
+        except Exception:
+            session.failures += 1
+            session.renew_at = time.time() + backoff(session.failures)
+            log.exception("%s: renewal crashed; will retry", session.profile)
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    def drop(self, profile: str) -> Session | None:
+        session = self.sessions.pop(profile, None)
+        if session is not None:
+            if session.task is not None and session.task is not asyncio.current_task():
+                session.task.cancel()
+            self._on_change()
+        return session
+
+    def refetch_soon(self, session: Session) -> None:
+        """Forget the held session (its profile changed) and fetch the new one now."""
+        session.creds = None
+        session.renew_at = time.time()
+        session.wake.set()
+        if session.task is None or session.task.done():
+            session.task = asyncio.ensure_future(self._renew_loop(session))
+
+    def status(self) -> list[dict]:
+        now = time.time()
+        return [s.status(now) for s in sorted(self.sessions.values(), key=lambda s: s.profile)]
+
+    async def close(self) -> None:
+        for session in self.sessions.values():
+            if session.task is not None:
+                session.task.cancel()
+        tasks = [s.task for s in self.sessions.values() if s.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)

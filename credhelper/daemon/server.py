@@ -1,0 +1,107 @@
+"""The daemon's socket: peer check, framing limits, request validation, dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, Awaitable, Callable
+
+from credhelper import __version__, ipc
+from credhelper.daemon.peercred import peer_uid
+from credhelper.daemon.scheduler import PromptNeeded, Scheduler
+from credhelper.errors import CredhelperError
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 5.0
+WRITE_TIMEOUT = 5.0
+
+
+class Server:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        context: dict[str, str],
+        stop: Callable[[], None],
+        socket_path: str,
+    ) -> None:
+        self.scheduler = scheduler
+        self.context = context
+        self._stop = stop
+        self.socket_path = socket_path
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "get": self._get,
+            "status": self._status,
+            "ping": self._ping,
+            "stop": self._stop_op,
+        }
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sock = writer.get_extra_info("socket")
+            uid = peer_uid(sock) if sock is not None else None
+            if uid is not None and uid != os.geteuid():
+                log.warning("refused a connection from uid %d", uid)
+                return
+            reply = await self._answer(reader)
+            writer.write(ipc.encode(reply))
+            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+        except (ConnectionError, asyncio.TimeoutError, OSError):
+            pass
+        except Exception:
+            log.exception("error while serving a request")
+        finally:
+            writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+        try:
+            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+        except asyncio.TimeoutError:
+            return _error("timed out reading the request")
+        except (ValueError, asyncio.LimitOverrunError):
+            return _error("request too large")
+        if not line.endswith(b"\n"):
+            return _error("truncated request")
+        try:
+            request = ipc.validate_request(ipc.decode(line))
+        except ipc.ProtocolError as exc:
+            return _error(str(exc))
+        return await self._handlers[request["op"]](request)
+
+    async def _get(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request["context"] != self.context:
+            # Another AWS config (or keyring service) than the daemon's: resolve in-process.
+            return {**_error("the daemon serves another AWS configuration"), "fallback": True}
+        try:
+            creds = await self.scheduler.get(request["profile"], request["min_ttl"])
+        except PromptNeeded as exc:
+            return {**_error(exc.line()), "fallback": True}
+        except CredhelperError as exc:
+            exc.for_profile(request["profile"])
+            return {**_error(exc.line()), "exit_code": exc.exit_code}
+        return {"v": ipc.PROTOCOL, "ok": True, "credentials": creds.process_output()}
+
+    async def _status(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "v": ipc.PROTOCOL,
+            "ok": True,
+            "daemon": {
+                "pid": os.getpid(),
+                "version": __version__,
+                "socket": self.socket_path,
+                "context": self.context,
+            },
+            "profiles": self.scheduler.status(),
+        }
+
+    async def _ping(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"v": ipc.PROTOCOL, "ok": True, "pid": os.getpid(), "version": __version__}
+
+    async def _stop_op(self, request: dict[str, Any]) -> dict[str, Any]:
+        asyncio.get_running_loop().call_soon(self._stop)
+        return {"v": ipc.PROTOCOL, "ok": True, "pid": os.getpid()}
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"v": ipc.PROTOCOL, "ok": False, "error": message}

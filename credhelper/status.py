@@ -1,0 +1,65 @@
+"""``credhelper status``: what the daemon holds. Never a secret: profiles, ARNs, times."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from credhelper import ipc
+from credhelper.errors import CredhelperError
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "-"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{sign}{h}h{m:02d}m" if h else f"{sign}{m}m{s:02d}s"
+
+
+def table(reply: dict[str, Any]) -> str:
+    daemon = reply.get("daemon", {})
+    lines = [
+        f"daemon pid {daemon.get('pid')} (credhelper {daemon.get('version')}), "
+        f"socket {daemon.get('socket')}"
+    ]
+    rows = [("PROFILE", "ROLE", "EXPIRES (UTC)", "LEFT", "RENEWS IN", "SOURCE", "LAST ERROR")]
+    for p in reply.get("profiles", []):
+        rows.append(
+            (
+                p.get("profile") or "-",
+                p.get("role_arn") or "-",
+                (p.get("expiration") or "-").replace("T", " ").rstrip("Z"),
+                _duration(p.get("seconds_left")),
+                _duration(p.get("renews_in")),
+                p.get("source") or "-",
+                p.get("last_error") or "",
+            )
+        )
+    if len(rows) == 1:
+        lines.append("no profiles served yet")
+        return "\n".join(lines)
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def run(as_json: bool = False) -> int:
+    try:
+        reply = ipc.call({"op": "status"}, timeout=5.0)
+    except ipc.DaemonUnavailable:
+        raise CredhelperError(
+            "no credhelper daemon is running",
+            "it starts on the first 'credhelper process' call, or run 'credhelper daemon'",
+        ) from None
+    if not reply.get("ok"):
+        raise CredhelperError(f"the daemon answered: {reply.get('error')}", "see its log")
+    if as_json:
+        doc = {"daemon": reply.get("daemon"), "profiles": reply.get("profiles", [])}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(table(reply) + "\n")
+    return 0
