@@ -21,11 +21,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="log every step to stderr, show tracebacks"
     )
+    # --debug is accepted after the subcommand too; SUPPRESS keeps it from resetting the flag.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser(
         "process",
+        parents=[common],
         help="print credential_process JSON for a role profile",
         description="Print credential_process JSON (Version 1) for PROFILE on stdout.",
     )
@@ -45,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "daemon",
+        parents=[common],
         help="run the background refresher in the foreground, or stop it",
         description="Run the refresher in the foreground (for systemd/launchd), logging to "
         "stderr; 'credhelper daemon stop' stops a running one.",
@@ -53,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "status",
+        parents=[common],
         help="what the daemon holds: profiles, expiries, renewals, errors",
         description="Show the profiles the daemon serves. Never prints a secret.",
     )
@@ -60,12 +68,14 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser(
         "service",
+        parents=[common],
         help="install the daemon as a user service (systemd, launchd, Task Scheduler)",
     )
     v.add_argument("action", choices=["install", "uninstall", "status"])
 
     w = sub.add_parser(
         "wire",
+        parents=[common],
         help="add a profile to ~/.aws/config whose credential_process runs credhelper",
         description="Add (or update) a profile in the AWS config whose credential_process runs "
         "'credhelper process PROFILE'. The rest of the file is left byte for byte.",

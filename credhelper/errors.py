@@ -33,8 +33,8 @@ class CredhelperError(Exception):
     def line(self) -> str:
         """The single line shown on stderr: no newlines, secrets never included."""
         where = f"profile '{self.profile}': " if self.profile else ""
-        text = f"credhelper: {where}{self.message.rstrip('.')}"
+        text = f"credhelper: {where}{self.message.strip().rstrip('.')}"
         if self.hint:
-            hint = self.hint.rstrip(".")
+            hint = self.hint.strip().rstrip(".")
             text += f". {hint[:1].upper()}{hint[1:]}"
         return " ".join((text + ".").split())

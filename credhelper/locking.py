@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 from typing import Iterator
 
 from credhelper.errors import CredhelperError
@@ -11,12 +13,38 @@ from credhelper.paths import lock_dir
 
 log = logging.getLogger(__name__)
 
+#: Keys whose locks an ancestor process holds. A source profile resolved by a
+#: credential_process that runs credhelper again inherits it, so a chain that needs its own
+#: session fails at once instead of waiting for a lock its own parent holds.
+HELD_VAR = "CREDHELPER_HELD_LOCKS"
+
+_local = threading.local()
+_export = True
+
+
+def keep_held_locks_private() -> None:
+    """For the multi-threaded daemon: do not publish held locks in ``os.environ``, which
+    every thread shares (children of the daemon skip it and resolve in-process anyway)."""
+    global _export
+    _export = False
+
+
+def _held() -> list[str]:
+    inherited = [k for k in os.environ.get(HELD_VAR, "").split(",") if k]
+    return inherited + list(getattr(_local, "keys", []))
+
 
 @contextlib.contextmanager
 def hold(key: str, timeout: float) -> Iterator[None]:
     """Hold the lock for ``key``; a holder that dies releases it with its file descriptor."""
     import filelock
 
+    if key in _held():
+        raise CredhelperError(
+            "this profile's source runs credhelper for the same profile (a loop through "
+            "credential_process)",
+            "fix source_profile so that the chain ends in keys, SSO or credential_source",
+        )
     path = lock_dir() / f"{key}.lock"
     lock = filelock.FileLock(str(path), timeout=timeout)
     try:
@@ -27,7 +55,18 @@ def hold(key: str, timeout: float) -> Iterator[None]:
             "it may be waiting for an MFA code in another terminal; retry, or raise "
             "CREDHELPER_LOCK_TIMEOUT",
         ) from None
+    mine = getattr(_local, "keys", [])
+    _local.keys = [*mine, key]
+    before = os.environ.get(HELD_VAR)
+    if _export:
+        os.environ[HELD_VAR] = ",".join(k for k in [before, key] if k)
     try:
         yield
     finally:
+        _local.keys = mine
+        if _export:
+            if before is None:
+                os.environ.pop(HELD_VAR, None)
+            else:
+                os.environ[HELD_VAR] = before
         lock.release()

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -210,9 +209,23 @@ def _remove(path: Path) -> bool:
     return True
 
 
+def _which(name: str) -> str | None:
+    """Find a service-manager tool on PATH (``name`` or ``name.exe``).
+
+    Not ``shutil.which``: its lookup branches on ``sys.platform`` (PATHEXT, ``_winapi`` on
+    3.12+), so it breaks when tests stand in for another OS; these tools need none of that.
+    """
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        for candidate in (name, f"{name}.exe"):
+            path = os.path.join(folder, candidate)
+            if folder and os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+    return None
+
+
 def _call(argv: list[str]) -> subprocess.CompletedProcess[str] | None:
     """Run a service-manager command; None when it cannot be run at all."""
-    exe = shutil.which(argv[0])
+    exe = _which(argv[0])
     if exe is None:
         log.debug("%s is not on PATH", argv[0])
         return None
@@ -225,6 +238,19 @@ def _call(argv: list[str]) -> subprocess.CompletedProcess[str] | None:
         return None
     log.debug("%s -> %s: %s", shlex.join(argv), result.returncode, result.stderr.strip())
     return result
+
+
+def _stop_running_daemon(command: Sequence[str]) -> None:
+    """Stop a daemon started outside the service manager (``credhelper process`` starts one
+    on demand): it holds the single-instance lock, so the managed one would fail and restart.
+    """
+    argv = [*command, "daemon", "stop"]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log.warning("could not stop a running credhelper daemon: %s", e)
+        return
+    log.info("%s: %s", shlex.join(argv), (result.stdout or result.stderr).strip())
 
 
 def _first_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -283,6 +309,7 @@ class _Systemd(_Backend):
             print("  systemctl --user daemon-reload")
             print("  systemctl --user enable --now credhelper.socket")
             return 0
+        _stop_running_daemon(command)
         result = self._systemctl("enable", "--now", "credhelper.socket")
         if result is None or result.returncode != 0:
             raise CredhelperError(
@@ -290,13 +317,13 @@ class _Systemd(_Backend):
                 + (_first_line(result) if result else "could not run systemctl"),
                 "see `systemctl --user status credhelper.socket`",
             )
-        # A daemon already running from an older unit picks up the new command line.
+        # A daemon of an older unit that ignored ``daemon stop`` gets the new command line.
         self._systemctl("try-restart", "credhelper.service")
         print("Enabled credhelper.socket: the daemon starts on the first request.")
         return 0
 
     def uninstall(self) -> int:
-        manager = shutil.which("systemctl") is not None
+        manager = _which("systemctl") is not None
         if manager:
             self._systemctl("disable", "--now", *SYSTEMD_UNITS)
         removed = [p for p in self.paths if _remove(p)]
@@ -316,9 +343,11 @@ class _Systemd(_Backend):
         if len(states) != len(SYSTEMD_UNITS):
             print("  systemctl --user is not available here: cannot tell whether it runs.")
             return 0 if installed else 3
-        for name, state in zip(SYSTEMD_UNITS, states):
+        active = dict(zip(SYSTEMD_UNITS, states))
+        for name, state in active.items():
             print(f"  {name}: {state}")
-        return 0 if installed and states[0] == "active" else 3
+        # The service itself is only active once a request has started it.
+        return 0 if installed and active["credhelper.socket"] == "active" else 3
 
 
 class _Launchd(_Backend):
@@ -338,14 +367,16 @@ class _Launchd(_Backend):
                 f"cannot create {log_dir}: {e.strerror or e}",
                 f"make sure {log_dir.parent} is a folder you can write to",
             ) from e
-        _write(self.path, render(LAUNCHD_PLIST, default_command(), home=self.home))
+        command = default_command()
+        _write(self.path, render(LAUNCHD_PLIST, command, home=self.home))
         print(f"Installed {self.path} (logs: {log_dir / 'daemon.log'})")
         bootstrap = ["launchctl", "bootstrap", self.domain, str(self.path)]
-        if shutil.which("launchctl") is None:
+        if _which("launchctl") is None:
             print(f"launchctl is not available here; once it is, run:\n  {shlex.join(bootstrap)}")
             return 0
         # bootstrap refuses an already loaded label: unload the old definition first.
         _call(["launchctl", "bootout", f"{self.domain}/{LAUNCHD_LABEL}"])
+        _stop_running_daemon(command)
         result = _call(bootstrap)
         if result is None or result.returncode != 0:
             raise CredhelperError(
@@ -367,7 +398,7 @@ class _Launchd(_Backend):
     def status(self) -> int:
         print("credhelper service (launchd LaunchAgent):")
         installed = _report_files([self.path])
-        if shutil.which("launchctl") is None:
+        if _which("launchctl") is None:
             print("  launchctl is not available here: cannot tell whether it runs.")
             return 0 if installed else 3
         result = _call(["launchctl", "print", f"{self.domain}/{LAUNCHD_LABEL}"])
@@ -388,13 +419,15 @@ class _TaskScheduler(_Backend):
 
     def install(self) -> int:
         # UTF-16, as the XML declares: schtasks rejects UTF-8 files that claim otherwise.
-        _write(self.path, render(WINDOWS_TASK_XML, default_command()), encoding="utf-16")
+        command = default_command()
+        _write(self.path, render(WINDOWS_TASK_XML, command), encoding="utf-16")
         print(f"Installed {self.path}")
         create = ["schtasks", "/Create", "/XML", str(self.path), "/TN", WINDOWS_TASK_NAME, "/F"]
-        if shutil.which("schtasks") is None:
+        if _which("schtasks") is None:
             shown = subprocess.list2cmdline(create)
             print(f"schtasks is not available here; once it is, run:\n  {shown}")
             return 0
+        _stop_running_daemon(command)
         result = _call(create)
         if result is None or result.returncode != 0:
             raise CredhelperError(
@@ -408,7 +441,7 @@ class _TaskScheduler(_Backend):
 
     def uninstall(self) -> int:
         deleted = None
-        if shutil.which("schtasks") is not None:
+        if _which("schtasks") is not None:
             _call(["schtasks", "/End", "/TN", WINDOWS_TASK_NAME])
             deleted = _call(["schtasks", "/Delete", "/TN", WINDOWS_TASK_NAME, "/F"])
         if deleted is not None and deleted.returncode == 0:
@@ -422,7 +455,7 @@ class _TaskScheduler(_Backend):
     def status(self) -> int:
         print("credhelper service (Task Scheduler):")
         installed = _report_files([self.path])
-        if shutil.which("schtasks") is None:
+        if _which("schtasks") is None:
             print("  schtasks is not available here: cannot tell whether it runs.")
             return 0 if installed else 3
         result = _call(["schtasks", "/Query", "/TN", WINDOWS_TASK_NAME, "/FO", "LIST"])

@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any, Iterator
 
-from credhelper import ipc
+from credhelper import ipc, locking
 from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
 from credhelper.daemon.server import Server
 from credhelper.daemon.watcher import ConfigWatcher
@@ -217,6 +217,7 @@ def run() -> int:
     settings = Settings.from_env()
     # Children (a source profile's own credential_process) must not ask us: resolve in-process.
     os.environ["CREDHELPER_DEPTH"] = "1"
+    locking.keep_held_locks_private()
     rundir = runtime_dir()
     path = ipc.socket_path()
     with single_instance(rundir):

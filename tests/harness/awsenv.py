@@ -127,8 +127,14 @@ class AwsEnv:
         for key, value in self.env.items():
             monkeypatch.setenv(key, value)
 
+    def stop_daemon(self) -> None:
+        """Stop a credhelper daemon this environment started (its socket is per test)."""
+        if (self.runtime_dir / "credhelper" / "daemon.sock").exists():
+            self.run(["credhelper", "daemon", "stop"], timeout=30)
+
     def close(self) -> None:
-        """Remove the short runtime dir (it lives outside `root`, see make_aws_env)."""
+        """Stop the test's daemon, remove the short runtime dir (outside `root`)."""
+        self.stop_daemon()
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 

@@ -1,0 +1,31 @@
+"""Read the real Secret Service directly, to check what credhelper stored (and didn't)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def _collection() -> Iterator[object]:
+    import secretstorage
+
+    conn = secretstorage.dbus_init()
+    try:
+        yield secretstorage.get_default_collection(conn)
+    finally:
+        conn.close()
+
+
+def entries(service: str) -> dict[str, str]:
+    """username -> secret of every item keyring stored under ``service``."""
+    with _collection() as col:
+        return {
+            item.get_attributes()["username"]: item.get_secret().decode()
+            for item in col.search_items({"service": service})
+        }
+
+
+def lock_default_collection() -> None:
+    with _collection() as col:
+        col.lock()
