@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from credhelper.errors import CredhelperError
-from credhelper.providers import Provider
+from credhelper.providers.cache import CachedProvider
 from credhelper.settings import Settings
 
 
@@ -18,7 +18,7 @@ class Resolved:
     profile: str
     role_arn: str
     key: str  # cache key of the profile's own session
-    provider: Provider
+    provider: CachedProvider  # the profile's own role session, cached
 
 
 def provider_for(
@@ -43,6 +43,7 @@ def provider_for(
         )
     store = store if store is not None else SessionStore(settings.keyring_service)
     provider = build(chain, store, settings, ask_code, region=profiles.chain_region(chain, loaded))
+    assert isinstance(provider, CachedProvider)  # chain.roles is not empty
     return Resolved(
         profile=profile,
         role_arn=chain.roles[-1].role_arn,

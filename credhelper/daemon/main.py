@@ -96,14 +96,13 @@ class Daemon:
 
     # --- blocking work, run in the thread pool -----------------------------------------------
 
-    def _fetch(self, profile: str, min_ttl: float) -> Fetched:
+    def _fetch(self, profile: str, min_ttl: float, avoid: str | None = None) -> Fetched:
         from credhelper.resolver import provider_for
 
         settings = dataclasses.replace(self.settings, min_ttl=min_ttl)
         resolved = provider_for(profile, settings, _no_prompt, store=self.store)
-        creds = resolved.provider.fetch()
-        hit = bool(getattr(resolved.provider, "last_hit", False))
-        return Fetched(resolved.role_arn, resolved.key, creds, from_keyring=hit)
+        creds = resolved.provider.fetch(avoid=avoid)
+        return Fetched(resolved.role_arn, resolved.key, creds, resolved.provider.last_hit)
 
     def _reload(self) -> list[tuple[str, Fetched]]:
         """Sessions the keyring holds for the profiles served before a restart."""

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 from credhelper.credentials import Credentials, format_time
 from credhelper.errors import CredhelperError
@@ -38,8 +38,10 @@ class Fetched:
     from_keyring: bool
 
 
-#: (profile, min_ttl) -> Fetched; blocking.
-FetchFn = Callable[[str, float], Fetched]
+#: (profile, min_ttl, key id of a session not to return) -> Fetched; blocking.
+FetchFn = Callable[[str, float, Optional[str]], Fetched]
+#: However a session's times look, never renew more often than this.
+MIN_RENEW_GAP = 5.0
 
 
 def renew_threshold(lifetime: float, min_ttl: float) -> float:
@@ -131,9 +133,10 @@ class Scheduler:
 
     # --- fetching --------------------------------------------------------------------------
 
-    async def _refresh(self, session: Session, min_ttl: float) -> None:
+    async def _refresh(self, session: Session, min_ttl: float, renew: bool = False) -> None:
         if session.inflight is None:
-            session.inflight = asyncio.ensure_future(self._fetch_into(session, min_ttl))
+            avoid = session.creds.access_key_id if renew and session.creds else None
+            session.inflight = asyncio.ensure_future(self._fetch_into(session, min_ttl, avoid))
         inflight = session.inflight
         try:
             await asyncio.shield(inflight)
@@ -141,10 +144,10 @@ class Scheduler:
             if inflight.done() and session.inflight is inflight:
                 session.inflight = None
 
-    async def _fetch_into(self, session: Session, min_ttl: float) -> None:
+    async def _fetch_into(self, session: Session, min_ttl: float, avoid: str | None) -> None:
         loop = asyncio.get_running_loop()
         try:
-            fetched = await loop.run_in_executor(None, self._fetch, session.profile, min_ttl)
+            fetched = await loop.run_in_executor(None, self._fetch, session.profile, min_ttl, avoid)
         except CredhelperError as exc:
             session.last_error = exc.message
             raise
@@ -170,8 +173,8 @@ class Scheduler:
             return
         life = creds.lifetime() or creds.seconds_left()
         jitter = random.uniform(0, min(60.0, life / 20))
-        session.renew_at = creds.expiration.timestamp() - renew_threshold(life, self.min_ttl)
-        session.renew_at -= jitter
+        renew_at = creds.expiration.timestamp() - renew_threshold(life, self.min_ttl) - jitter
+        session.renew_at = max(renew_at, time.time() + MIN_RENEW_GAP)
         if session.task is None or session.task.done():
             session.task = asyncio.ensure_future(self._renew_loop(session))
         session.wake.set()
@@ -202,7 +205,7 @@ class Scheduler:
         creds = session.creds
         life = (creds.lifetime() or creds.seconds_left()) if creds else 3600.0
         try:
-            await self._refresh(session, renew_threshold(life, self.min_ttl))
+            await self._refresh(session, renew_threshold(life, self.min_ttl), renew=True)
         except CredhelperError as exc:
             session.failures += 1
             delay = backoff(session.failures)

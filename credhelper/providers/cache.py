@@ -42,17 +42,21 @@ class CachedProvider:
     def key(self) -> str:
         return cache_key(self.identity())
 
-    def _cached(self, key: str) -> Any:
+    def _cached(self, key: str, avoid: str | None = None) -> Any:
         creds = self.store.get(key)
+        if creds is not None and creds.access_key_id == avoid:
+            return None
         if creds is not None and creds.usable(self.min_ttl):
             log.debug("cache hit for %s: %s", self.profile, creds.describe())
             return creds
         return None
 
-    def fetch(self) -> Credentials:
+    def fetch(self, avoid: str | None = None) -> Credentials:
+        """A usable session: the keyring's, else a new one. ``avoid`` names a session (by key
+        id) not to return even if usable: the daemon renewing the one it holds."""
         key = self.key
         self.last_hit = True
-        creds = self._cached(key)
+        creds = self._cached(key, avoid)
         if creds is not None:
             return creds
         if not self.store.available:
@@ -60,7 +64,7 @@ class CachedProvider:
             return self.inner.fetch()
         with locking.hold(key, self.lock_timeout):
             # Whoever held the lock before us may have just stored a fresh session.
-            creds = self._cached(key)
+            creds = self._cached(key, avoid)
             if creds is None:
                 self.last_hit = False
                 creds = self.inner.fetch()
