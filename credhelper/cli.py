@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
-from typing import Sequence
 
 from credhelper import __version__
 
-log = logging.getLogger("credhelper")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Sequence
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="credhelper",
         description="Assumed-role AWS credentials for every SDK, cached in the OS keyring.",
@@ -91,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(debug: bool, daemon: bool) -> None:
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     if daemon:
         fmt = "%(asctime)s credhelper[%(process)d] %(levelname)s %(message)s"
@@ -131,6 +135,22 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) == 2 and argv[0] == "process" and not argv[1].startswith("-"):
+        # The hot path: `credhelper process PROFILE` answered by the daemon, with nothing
+        # but the standard library imported (no argparse, no logging either).
+        from credhelper import process
+
+        served = process.from_daemon(argv[1])
+        if served is not None:
+            return served
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
+    import logging
+
+    log = logging.getLogger("credhelper")
     args = _parser().parse_args(argv)
     _setup_logging(args.debug, daemon=args.command == "daemon" and args.action == "run")
     from credhelper.errors import CredhelperError

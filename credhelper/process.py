@@ -11,9 +11,12 @@ import os
 import sys
 
 from credhelper import ipc
-from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
 from credhelper.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from credhelper.credentials import Credentials
 
 #: Set in our environment so that a source profile whose own credential_process runs
 #: credhelper for the profile we are resolving cannot recurse forever.
@@ -69,24 +72,46 @@ def _ask_daemon(profile: str, settings: Settings) -> tuple[dict | None, bool]:
     return reply, True
 
 
-def run(profile: str, min_ttl: float | None = None, use_daemon: bool = True) -> int:
+#: Whether the fast path already asked the daemon: None (not asked), or whether one answered.
+_daemon_running: bool | None = None
+
+
+def from_daemon(profile: str, min_ttl: float | None = None) -> int | None:
+    """The fast path: the daemon's answer printed, and an exit code; None to go in-process.
+
+    Standard library only, by design: a test checks no third-party module is imported here.
+    """
+    global _daemon_running
     try:
         settings = Settings.from_env(min_ttl=min_ttl)
-        running = False
-        if use_daemon and settings.use_daemon and os.environ.get(DEPTH_VAR) is None:
-            reply, running = _ask_daemon(profile, settings)
-            if reply is not None:
-                if reply.get("ok"):
-                    _emit(reply["credentials"])
-                    return 0
-                print(reply["error"], file=sys.stderr)
-                code = reply.get("exit_code")
-                return code if isinstance(code, int) and 0 < code < 128 else 1
+    except CredhelperError:
+        return None  # the full path reports it
+    if not settings.use_daemon or os.environ.get(DEPTH_VAR) is not None:
+        return None
+    reply, _daemon_running = _ask_daemon(profile, settings)
+    if reply is None:
+        return None
+    if reply.get("ok"):
+        _emit(reply["credentials"])
+        return 0
+    print(reply["error"], file=sys.stderr)
+    code = reply.get("exit_code")
+    return code if isinstance(code, int) and 0 < code < 128 else 1
+
+
+def run(profile: str, min_ttl: float | None = None, use_daemon: bool = True) -> int:
+    """Daemon first (unless disabled), else in-process; then start the daemon for next time."""
+    try:
+        settings = Settings.from_env(min_ttl=min_ttl)
+        if use_daemon and _daemon_running is None:
+            served = from_daemon(profile, min_ttl)
+            if served is not None:
+                return served
         creds = resolve_credentials(profile, settings)
     except CredhelperError as exc:
         raise exc.for_profile(profile) from exc.__cause__
     _emit(creds.process_output())
-    if use_daemon and settings.use_daemon and settings.autostart and not running:
+    if use_daemon and settings.use_daemon and settings.autostart and not _daemon_running:
         from credhelper.daemon.launch import start_in_background
 
         start_in_background()

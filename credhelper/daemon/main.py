@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import fcntl
 import json
 import logging
@@ -99,7 +98,7 @@ class Daemon:
     def _fetch(self, profile: str, min_ttl: float, avoid: str | None = None) -> Fetched:
         from credhelper.resolver import provider_for
 
-        settings = dataclasses.replace(self.settings, min_ttl=min_ttl)
+        settings = self.settings.replace(min_ttl=min_ttl)
         resolved = provider_for(profile, settings, _no_prompt, store=self.store)
         creds = resolved.provider.fetch(avoid=avoid)
         return Fetched(resolved.role_arn, resolved.key, creds, resolved.provider.last_hit)
