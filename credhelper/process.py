@@ -41,11 +41,11 @@ def _enter() -> None:
 
 def resolve_credentials(profile: str, settings: Settings) -> Credentials:
     """The in-process path: config, keyring cache, STS."""
-    from credhelper import mfa
+    from credhelper import prompt
     from credhelper.resolver import provider_for
 
     _enter()
-    return provider_for(profile, settings, mfa.ask_tty).provider.fetch()
+    return provider_for(profile, settings, prompt.ask).fetch()[0]
 
 
 def _emit(document: dict) -> None:

@@ -7,10 +7,11 @@ role-related keys and validates them, so a mistake is reported before any networ
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
 from credhelper.errors import CredhelperError
 
@@ -30,7 +31,20 @@ class RoleStep:
     role_session_name: str
     external_id: str | None = None
     duration_seconds: int | None = None
+    #: Sent with AssumeRole only when no MFA session (below) already carries the MFA context.
     mfa_serial: str | None = None
+    #: How to get a code (``mfa_process``); not part of what the session is.
+    mfa_process: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "role_arn": self.role_arn,
+            "role_session_name": self.role_session_name,
+            "external_id": self.external_id,
+            "duration_seconds": self.duration_seconds,
+            "mfa_serial": self.mfa_serial,
+        }
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,27 @@ class BotocoreProfile:
 
 
 @dataclass(frozen=True)
+class KeyringKeys:
+    """Long-term keys stored with ``credhelper add``: they take precedence over the files."""
+
+    profile: str
+
+
+@dataclass(frozen=True)
+class MfaStep:
+    """``GetSessionToken`` with an MFA code: one session for hours, shared by every role
+    assumed from the same source and device, so a code is asked once per MFA session."""
+
+    profile: str  # the profile that names the device
+    serial: str
+    duration_seconds: int
+    mfa_process: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {"mfa_serial": self.serial, "duration_seconds": self.duration_seconds}
+
+
+@dataclass(frozen=True)
 class CredentialSource:
     """``credential_source``: credentials from the environment, EC2 or ECS."""
 
@@ -57,16 +92,21 @@ class CredentialSource:
     source: str
 
 
-Source = Union[StaticKeys, BotocoreProfile, CredentialSource]
+Source = Union[StaticKeys, BotocoreProfile, CredentialSource, KeyringKeys]
+
+DEFAULT_MFA_SESSION = 12 * 3600
+MFA_SESSION_RANGE = (900, 36 * 3600)
 
 
 @dataclass(frozen=True)
 class Chain:
-    """``source`` first, then each role in the order it is assumed; the last is the profile's."""
+    """``source`` first, then the MFA session if any, then each role in the order it is
+    assumed; the last role is the profile's."""
 
     profile: str
     source: Source
     roles: tuple[RoleStep, ...]
+    mfa: MfaStep | None = None
 
 
 def load_profiles() -> dict[str, dict[str, Any]]:
@@ -139,6 +179,7 @@ def _role_step(name: str, values: Mapping[str, Any]) -> RoleStep:
         external_id=_text(name, values, "external_id"),
         duration_seconds=seconds,
         mfa_serial=_text(name, values, "mfa_serial"),
+        mfa_process=_text(name, values, "mfa_process"),
     )
 
 
@@ -146,13 +187,27 @@ def _fingerprint(values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, str(v)) for k, v in values.items() if k not in SECRET_KEYS))
 
 
-def resolve(profile: str, profiles: Mapping[str, Mapping[str, Any]] | None = None) -> Chain:
-    """Walk ``source_profile`` links from ``profile`` down to a source of credentials."""
+def resolve(
+    profile: str,
+    profiles: Mapping[str, Mapping[str, Any]] | None = None,
+    has_keys: Callable[[str], bool] | None = None,
+) -> Chain:
+    """Walk ``source_profile`` links from ``profile`` down to a source of credentials.
+
+    ``has_keys(name)`` tells whether the keyring holds keys for a profile; such keys take
+    precedence over the files, and such a profile need not exist in them at all.
+    """
     profiles = load_profiles() if profiles is None else profiles
+    has_keys = has_keys or (lambda name: False)
     roles: list[RoleStep] = []
     seen: list[str] = []
     name = profile
     while True:
+        values = profiles.get(name, {})
+        if _text(name, values, "role_arn") is None and name not in seen and has_keys(name):
+            seen.append(name)
+            source: Source = KeyringKeys(profile=name)
+            break
         if name not in profiles:
             if name == profile:
                 raise CredhelperError(
@@ -175,7 +230,7 @@ def resolve(profile: str, profiles: Mapping[str, Mapping[str, Any]] | None = Non
             )
         seen.append(name)
         if _text(name, values, "role_arn") is None:
-            source: Source = BotocoreProfile(profile=name, fingerprint=_fingerprint(values))
+            source = BotocoreProfile(profile=name, fingerprint=_fingerprint(values))
             break
         roles.append(_role_step(name, values))
         source_profile = _text(name, values, "source_profile")
@@ -215,7 +270,58 @@ def resolve(profile: str, profiles: Mapping[str, Mapping[str, Any]] | None = Non
             break
         name = source_profile
     roles.reverse()
-    return Chain(profile=profile, source=source, roles=tuple(roles))
+    return _with_mfa_session(Chain(profile=profile, source=source, roles=tuple(roles)), profiles)
+
+
+def _long_term(source: Source, profiles: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Only long-term keys may call GetSessionToken (STS refuses session credentials)."""
+    if isinstance(source, (StaticKeys, KeyringKeys)):
+        return True
+    if isinstance(source, BotocoreProfile):
+        values = profiles.get(source.profile, {})
+        return bool(values.get("aws_access_key_id")) and not values.get("aws_session_token")
+    return False
+
+
+def _with_mfa_session(chain: Chain, profiles: Mapping[str, Mapping[str, Any]]) -> Chain:
+    """Put an MFA session between a long-term source and the first role that wants MFA
+    (or the source profile's own ``mfa_serial``); that role then needs no code itself."""
+    if not _long_term(chain.source, profiles):
+        return chain
+    name, serial = (
+        chain.source.profile,
+        _text(chain.source.profile, profiles.get(chain.source.profile, {}), "mfa_serial"),
+    )
+    first_mfa = next((r for r in chain.roles if r.mfa_serial), None)
+    if serial is None and first_mfa is not None and first_mfa is chain.roles[0]:
+        name, serial = first_mfa.profile, first_mfa.mfa_serial
+    if serial is None:
+        return chain
+    values = profiles.get(name, {})
+    raw = _text(name, values, "mfa_session_duration")
+    duration = DEFAULT_MFA_SESSION
+    if raw is not None:
+        low, high = MFA_SESSION_RANGE
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise CredhelperError(
+                f"mfa_session_duration {raw!r} is not a number of seconds from {low} to {high}",
+                "fix the AWS config",
+                profile=chain.profile,
+            )
+        duration = int(raw)
+    command = next(
+        (
+            _text(p, profiles.get(p, {}), "mfa_process")
+            for p in [chain.profile, name]
+            if _text(p, profiles.get(p, {}), "mfa_process")
+        ),
+        None,
+    )
+    mfa = MfaStep(profile=name, serial=serial, duration_seconds=duration, mfa_process=command)
+    roles = list(chain.roles)
+    if roles and roles[0].mfa_serial == serial:
+        roles[0] = dataclasses.replace(roles[0], mfa_serial=None)
+    return dataclasses.replace(chain, roles=tuple(roles), mfa=mfa)
 
 
 def chain_region(chain: Chain, profiles: Mapping[str, Mapping[str, Any]]) -> str | None:

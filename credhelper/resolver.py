@@ -1,52 +1,70 @@
 """Resolve a profile to a ready provider: the one recipe both entry points share.
 
-``credhelper process`` (in-process path) and the daemon both call :func:`provider_for`.
+``credhelper process`` (in-process path), ``credhelper login`` and the daemon all call
+:func:`provider_for`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
+from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
+from credhelper.prompt import Asker
+from credhelper.providers import Provider
 from credhelper.providers.cache import CachedProvider
 from credhelper.settings import Settings
+from credhelper.store import SessionStore
 
 
-@dataclass(frozen=True)
+@dataclass
 class Resolved:
     profile: str
-    role_arn: str
-    key: str  # cache key of the profile's own session
-    provider: CachedProvider  # the profile's own role session, cached
+    role_arn: str | None  # None for a profile served by its MFA session or keyring keys
+    key: str  # cache key of what answers for the profile
+    provider: Provider
+    mfa: CachedProvider | None = None  # the chain's MFA session, if any
+
+    def fetch(self, avoid: str | None = None) -> tuple[Credentials, bool]:
+        """(credentials, whether they came from the keyring)."""
+        if isinstance(self.provider, CachedProvider):
+            creds = self.provider.fetch(avoid=avoid)
+            return creds, self.provider.last_hit
+        return self.provider.fetch(), True
+
+    @property
+    def mfa_session(self) -> Credentials | None:
+        """The MFA session the last fetch went through (the daemon warns before it ends)."""
+        return self.mfa.current if self.mfa is not None else None
 
 
 def provider_for(
     profile: str,
     settings: Settings,
-    ask_code: Callable[[str, str], str],
-    store: Any = None,
+    ask_code: Asker,
+    store: SessionStore | None = None,
 ) -> Resolved:
-    """Read the AWS config, validate the chain, compose source -> role sessions -> caches."""
+    """Read the AWS config, validate the chain, compose source -> sessions -> caches."""
     from credhelper import profiles
+    from credhelper.profiles import KeyringKeys
     from credhelper.providers.build import build
     from credhelper.providers.cache import cache_key
-    from credhelper.store import SessionStore
 
+    store = store if store is not None else SessionStore(settings.keyring_service)
     loaded = profiles.load_profiles()
-    chain = profiles.resolve(profile, loaded)
-    if not chain.roles:
+    with_keys = set(store.key_profiles())
+    chain = profiles.resolve(profile, loaded, has_keys=with_keys.__contains__)
+    if not chain.roles and chain.mfa is None and not isinstance(chain.source, KeyringKeys):
         raise CredhelperError(
-            "not a role profile (no role_arn)",
+            "not a role profile (no role_arn, no mfa_serial, no keys in the keyring)",
             "point credhelper at a profile with role_arn; plain keys need no helper",
             profile=profile,
         )
-    store = store if store is not None else SessionStore(settings.keyring_service)
-    provider = build(chain, store, settings, ask_code, region=profiles.chain_region(chain, loaded))
-    assert isinstance(provider, CachedProvider)  # chain.roles is not empty
+    built = build(chain, store, settings, ask_code, region=profiles.chain_region(chain, loaded))
     return Resolved(
         profile=profile,
-        role_arn=chain.roles[-1].role_arn,
-        key=cache_key(provider.identity()),
-        provider=provider,
+        role_arn=chain.roles[-1].role_arn if chain.roles else None,
+        key=cache_key(built.top.identity()),
+        provider=built.top,
+        mfa=built.mfa,
     )

@@ -31,11 +31,12 @@ _HINTS = {
 }
 
 
-def client(step: RoleStep, source: Credentials, fallback_region: str | None) -> Any:
+def client(profile: str, source: Credentials, fallback_region: str | None) -> Any:
+    """An STS client configured by ``profile``'s settings, signing with ``source``."""
     import botocore.config
     import botocore.session
 
-    session = botocore.session.Session(profile=step.profile)
+    session = botocore.session.Session(profile=profile)
     region = session.get_config_variable("region") or fallback_region or DEFAULT_REGION
     config = botocore.config.Config(
         connect_timeout=5,
@@ -74,18 +75,42 @@ def assume_role(
         params["TokenCode"] = token_code
     issued = utcnow()
     with translated_errors(f"AssumeRole on {step.role_arn}"):
-        sts = client(step, source, fallback_region)
+        sts = client(step.profile, source, fallback_region)
         response = sts.assume_role(**params)
+    creds = _session(response, issued)
+    log.info("assumed %s as %s", step.role_arn, creds.describe())
+    return creds
+
+
+def get_session_token(
+    profile: str,
+    serial: str,
+    code: str,
+    duration: int,
+    source: Credentials,
+    fallback_region: str | None = None,
+) -> Credentials:
+    """An MFA session: GetSessionToken with the device's code."""
+    issued = utcnow()
+    with translated_errors(f"GetSessionToken with MFA device {serial}"):
+        sts = client(profile, source, fallback_region)
+        response = sts.get_session_token(
+            DurationSeconds=duration, SerialNumber=serial, TokenCode=code
+        )
+    creds = _session(response, issued)
+    log.info("MFA session %s for %s", creds.describe(), serial)
+    return creds
+
+
+def _session(response: dict[str, Any], issued: Any) -> Credentials:
     c = response["Credentials"]
-    creds = Credentials(
+    return Credentials(
         access_key_id=c["AccessKeyId"],
         secret_access_key=c["SecretAccessKey"],
         session_token=c["SessionToken"],
         expiration=c["Expiration"],
         issued=issued,
     )
-    log.info("assumed %s as %s", step.role_arn, creds.describe())
-    return creds
 
 
 class translated_errors:

@@ -51,6 +51,7 @@ def test_secrets_stay_out_of_repr_and_descriptions():
 def test_store_round_trip_and_rejects_unknown_formats():
     creds = session(30)
     assert decode(encode(creds, "p")) == creds
+    assert decode(json.dumps({"format": 1, **encode(creds, "p")})) == creds
     for bad in ("{", "[]", '{"format": 99}', '{"format": 1, "AccessKeyId": "x"}'):
         try:
             decode(bad)

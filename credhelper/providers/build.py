@@ -1,21 +1,40 @@
-"""Compose the providers for a resolved chain."""
+"""Compose the providers for a resolved chain: source, MFA session, role sessions, caches."""
 
 from __future__ import annotations
 
-from credhelper.profiles import BotocoreProfile, Chain, CredentialSource, StaticKeys
+from dataclasses import dataclass
+
+from credhelper.profiles import (
+    BotocoreProfile,
+    Chain,
+    CredentialSource,
+    KeyringKeys,
+    StaticKeys,
+)
+from credhelper.prompt import Asker
 from credhelper.providers import Provider
 from credhelper.providers.cache import CachedProvider
-from credhelper.providers.role import CodePrompt, RoleSessionProvider
+from credhelper.providers.mfa_session import MfaSessionProvider
+from credhelper.providers.role import RoleSessionProvider
 from credhelper.providers.source import (
     BotocoreProfileSource,
     CredentialSourceProvider,
+    KeyringKeysSource,
     StaticKeysSource,
 )
 from credhelper.settings import Settings
 from credhelper.store import SessionStore
 
 
-def source_provider(chain: Chain) -> Provider:
+@dataclass
+class Built:
+    #: What answers for the profile: its role session (or MFA session), cached.
+    top: Provider
+    #: The cached MFA session in the chain, if any (the daemon watches its end).
+    mfa: CachedProvider | None = None
+
+
+def source_provider(chain: Chain, store: SessionStore) -> Provider:
     spec = chain.source
     if isinstance(spec, BotocoreProfile):
         return BotocoreProfileSource(spec)
@@ -23,6 +42,8 @@ def source_provider(chain: Chain) -> Provider:
         return StaticKeysSource(spec)
     if isinstance(spec, CredentialSource):
         return CredentialSourceProvider(spec)
+    if isinstance(spec, KeyringKeys):
+        return KeyringKeysSource(spec, store)
     raise TypeError(f"unknown source {spec!r}")
 
 
@@ -30,16 +51,22 @@ def build(
     chain: Chain,
     store: SessionStore,
     settings: Settings,
-    ask_code: CodePrompt,
+    ask_code: Asker,
     region: str | None = None,
-) -> Provider:
-    """Source, then each role session wrapped in a cache, so intermediate hops are reused."""
-    provider = source_provider(chain)
-    for step in chain.roles:
-        provider = CachedProvider(
-            RoleSessionProvider(step, provider, ask_code, fallback_region=region),
-            store,
-            min_ttl=settings.min_ttl,
-            lock_timeout=settings.lock_timeout,
+) -> Built:
+    """Every session in the chain is wrapped in a cache, so intermediate hops are reused."""
+
+    def cached(provider: Provider) -> CachedProvider:
+        return CachedProvider(
+            provider, store, min_ttl=settings.min_ttl, lock_timeout=settings.lock_timeout
         )
-    return provider
+
+    provider = source_provider(chain, store)
+    mfa = None
+    if chain.mfa is not None:
+        provider = mfa = cached(
+            MfaSessionProvider(chain.mfa, provider, ask_code, chain.profile, region)
+        )
+    for step in chain.roles:
+        provider = cached(RoleSessionProvider(step, provider, ask_code, chain.profile, region))
+    return Built(top=provider, mfa=mfa)

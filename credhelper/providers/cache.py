@@ -30,6 +30,8 @@ class CachedProvider:
     lock_timeout: float
     #: Whether the last fetch() was answered from the keyring (the daemon reports it).
     last_hit: bool = False
+    #: What the last fetch() returned.
+    current: Credentials | None = None
 
     @property
     def profile(self) -> str:
@@ -57,11 +59,12 @@ class CachedProvider:
         key = self.key
         self.last_hit = True
         creds = self._cached(key, avoid)
-        if creds is not None:
-            return creds
-        if not self.store.available:
+        if creds is None and not self.store.available:
             self.last_hit = False
-            return self.inner.fetch()
+            creds = self.inner.fetch()
+        if creds is not None:
+            self.current = creds
+            return creds
         with locking.hold(key, self.lock_timeout):
             # Whoever held the lock before us may have just stored a fresh session.
             creds = self._cached(key, avoid)
@@ -69,4 +72,5 @@ class CachedProvider:
                 self.last_hit = False
                 creds = self.inner.fetch()
                 self.store.put(key, creds, self.profile)
+        self.current = creds
         return creds

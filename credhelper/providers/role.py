@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from credhelper import sts
 from credhelper.credentials import Credentials
 from credhelper.profiles import RoleStep
+from credhelper.prompt import Asker, CodeRequest
 from credhelper.providers import Provider
-
-#: Asks for an MFA code: (profile, serial) -> code.
-CodePrompt = Callable[[str, str], str]
 
 
 @dataclass
 class RoleSessionProvider:
     step: RoleStep
     source: Provider
-    ask_code: CodePrompt
+    ask_code: Asker
+    #: The profile the user asked for: named when a code is asked.
+    requested: str = ""
     fallback_region: str | None = None
 
     @property
@@ -27,11 +26,16 @@ class RoleSessionProvider:
         return self.step.profile
 
     def identity(self) -> dict[str, Any]:
-        return {"role": dataclasses.asdict(self.step), "source": self.source.identity()}
+        return {"role": self.step.identity(), "source": self.source.identity()}
 
     def fetch(self) -> Credentials:
         source = self.source.fetch()
-        code = self.ask_code(self.profile, self.step.mfa_serial) if self.step.mfa_serial else None
+        code = None
+        if self.step.mfa_serial:  # no MFA session carries the context: a code per session
+            request = CodeRequest(
+                self.requested or self.profile, self.step.mfa_serial, self.step.mfa_process
+            )
+            code = self.ask_code(request)
         return sts.assume_role(
             self.step, source, token_code=code, fallback_region=self.fallback_region
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
-from credhelper.profiles import BotocoreProfile, CredentialSource, StaticKeys
+from credhelper.profiles import BotocoreProfile, CredentialSource, KeyringKeys, StaticKeys
 from credhelper.sts import translated_errors
 
 log = logging.getLogger(__name__)
@@ -114,3 +114,36 @@ class CredentialSourceProvider:
         if creds is None:
             raise _missing(self.profile, f"credential_source {self.spec.source} found none")
         return _from_botocore(creds)
+
+
+@dataclass
+class KeyringKeysSource:
+    """Keys stored with ``credhelper add``: never in a file."""
+
+    spec: KeyringKeys
+    store: Any  # SessionStore
+    _keys: Credentials | None = None
+
+    @property
+    def profile(self) -> str:
+        return self.spec.profile
+
+    def identity(self) -> dict[str, Any]:
+        # The key id, so that sessions made with replaced keys are not reused.
+        keys = self._load(required=False)
+        return {"profile": self.profile, "keyring_key_id": keys.access_key_id if keys else None}
+
+    def fetch(self) -> Credentials:
+        keys = self._load(required=True)
+        assert keys is not None
+        return keys
+
+    def _load(self, required: bool) -> Credentials | None:
+        if self._keys is None:
+            self._keys = self.store.get_keys(self.profile)
+        if self._keys is None and required:
+            raise CredhelperError(
+                f"the keyring holds no keys for profile '{self.profile}'",
+                f"store them with 'credhelper add {self.profile}'",
+            )
+        return self._keys
