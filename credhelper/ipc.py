@@ -92,11 +92,11 @@ def decode(line: bytes) -> dict[str, Any]:
         raise ProtocolError("message too large")
     try:
         doc = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise ProtocolError("not a JSON document") from None
     if not isinstance(doc, dict):
         raise ProtocolError("not a JSON object")
-    if doc.get("v") != PROTOCOL:
+    if type(doc.get("v")) is not int or doc["v"] != PROTOCOL:  # true == 1.0 == 1 in Python
         raise ProtocolError(f"unsupported protocol version {doc.get('v')!r}")
     return doc
 

@@ -18,6 +18,7 @@ from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
 from credhelper.daemon.server import Server
 from credhelper.daemon.watcher import ConfigWatcher
 from credhelper.errors import CredhelperError
+from credhelper.prompt import CodeRequest
 from credhelper.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,11 @@ INDEX_KEY = "daemon:index"
 SD_LISTEN_FDS_START = 3
 
 
-def _no_prompt(profile: str, serial: str) -> str:
+def _no_prompt(request: CodeRequest) -> str:
+    """The daemon never prompts: the caller's process does, or ``credhelper login``."""
     raise PromptNeeded(
-        f"an MFA code for {serial} is needed", f"run 'credhelper process {profile}' in a terminal"
+        f"MFA needed: a code for {request.serial}",
+        f"run 'credhelper login {request.profile}' in a terminal",
     )
 
 
@@ -100,8 +103,8 @@ class Daemon:
 
         settings = self.settings.replace(min_ttl=min_ttl)
         resolved = provider_for(profile, settings, _no_prompt, store=self.store)
-        creds = resolved.provider.fetch(avoid=avoid)
-        return Fetched(resolved.role_arn, resolved.key, creds, resolved.provider.last_hit)
+        creds, from_keyring = resolved.fetch(avoid=avoid)
+        return Fetched(resolved.role_arn or "", resolved.key, creds, from_keyring)
 
     def _reload(self) -> list[tuple[str, Fetched]]:
         """Sessions the keyring holds for the profiles served before a restart."""
@@ -247,5 +250,11 @@ def stop(timeout: float = 10.0) -> int:
         except ProcessLookupError:
             break
         time.sleep(0.05)
+    else:
+        if isinstance(pid, int):  # never claim it stopped when it is still there
+            raise CredhelperError(
+                f"daemon {pid} was asked to stop but is still running after {timeout:g} s",
+                "it may be finishing an STS call; see its log, or kill it",
+            )
     print(f"credhelper: daemon {pid} stopped")
     return 0
