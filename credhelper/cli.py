@@ -75,6 +75,54 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("action", choices=["install", "uninstall", "status"])
 
+    g = sub.add_parser(
+        "login",
+        parents=[common],
+        help="enter the MFA code now, from a terminal, so that scripts and IDEs just work",
+        description="Get (or show) the MFA session for PROFILE's chain, asking for the code on "
+        "this terminal; then every role assumed from it, by any process or the daemon, needs "
+        "no code until the MFA session ends.",
+    )
+    g.add_argument("profile", metavar="PROFILE")
+    g.add_argument("--force", action="store_true", help="a new MFA session even if one is valid")
+
+    a = sub.add_parser(
+        "add",
+        parents=[common],
+        help="store a profile's long-term access keys in the keyring",
+        description="Store PROFILE's access key id and secret in the OS keyring (asked on the "
+        "terminal, the secret hidden), after checking them with sts:GetCallerIdentity. Keys in "
+        "the keyring take precedence over ~/.aws/credentials.",
+    )
+    a.add_argument("profile", metavar="PROFILE")
+    a.add_argument(
+        "--env",
+        action="store_true",
+        help="take them from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY instead of asking",
+    )
+    a.add_argument("--no-validate", action="store_true", help="skip the GetCallerIdentity check")
+
+    r = sub.add_parser(
+        "remove",
+        parents=[common],
+        help="delete a profile's keys and sessions from the keyring",
+    )
+    r.add_argument("profile", metavar="PROFILE")
+
+    ls = sub.add_parser(
+        "list",
+        parents=[common],
+        help="profiles, what the keyring holds for them, session expiries (never a secret)",
+    )
+    ls.add_argument("--json", action="store_true", help="JSON output")
+
+    c = sub.add_parser(
+        "clear",
+        parents=[common],
+        help="drop cached sessions (of one profile, or all); stored keys stay",
+    )
+    c.add_argument("profile", metavar="PROFILE", nargs="?")
+
     w = sub.add_parser(
         "wire",
         parents=[common],
@@ -123,6 +171,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         from credhelper import status
 
         return status.run(as_json=args.json)
+    if args.command == "login":
+        from credhelper import login
+
+        return login.run(args.profile, force=args.force)
+    if args.command in ("add", "remove", "list", "clear"):
+        from credhelper import keys
+
+        if args.command == "add":
+            return keys.add(args.profile, from_env=args.env, validate=not args.no_validate)
+        if args.command == "remove":
+            return keys.remove(args.profile)
+        if args.command == "list":
+            return keys.list_profiles(as_json=args.json)
+        return keys.clear(args.profile)
     if args.command == "service":
         from credhelper import service
 

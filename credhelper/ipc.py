@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 PROTOCOL = 1
 MAX_MESSAGE = 64 * 1024
-OPS = ("get", "status", "stop", "ping")
+OPS = ("get", "status", "stop", "ping", "forget")
 #: Environment variables that change what a profile resolves to. A daemon answers only
 #: callers whose values match its own; others resolve in-process (correct, just slower).
 CONTEXT_VARS = (
@@ -110,6 +110,11 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ProtocolError(f"unknown fields {sorted(unknown)}")
     out: dict[str, Any] = {"op": op}
+    if op == "forget":  # drop sessions from memory: one profile's, or (no profile) all
+        profile = doc.get("profile")
+        if profile is not None and (not isinstance(profile, str) or not 0 < len(profile) <= 256):
+            raise ProtocolError("profile must be a string of 1 to 256 characters")
+        out["profile"] = profile
     if op == "get":
         profile = doc.get("profile")
         if not isinstance(profile, str) or not 0 < len(profile) <= 256 or not profile.isprintable():

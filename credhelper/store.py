@@ -182,9 +182,10 @@ def _parse(text: str) -> dict[str, Any] | None:
 # --- what is stored -----------------------------------------------------------------------
 
 
-def encode(creds: Credentials, profile: str) -> dict[str, Any]:
+def encode(creds: Credentials, profile: str, kind: str = "role") -> dict[str, Any]:
     return {
         "profile": profile,
+        "kind": kind,
         "AccessKeyId": creds.access_key_id,
         "SecretAccessKey": creds.secret_access_key,
         "SessionToken": creds.session_token,
@@ -229,8 +230,9 @@ class SessionStore(KeyringStore):
             log.warning("ignoring an unreadable cached session (%s); it will be replaced", exc)
             return None
 
-    def put(self, key: str, creds: Credentials, profile: str) -> None:
-        if self.write(f"session:{key}", encode(creds, profile)):
+    def put(self, key: str, creds: Credentials, profile: str, kind: str = "role") -> None:
+        """``kind``: "role" (a role session) or "mfa" (an MFA session), for listings."""
+        if self.write(f"session:{key}", encode(creds, profile, kind)):
             log.debug("cached session %s for profile %s", creds.describe(), profile)
 
     def delete(self, key: str) -> None:  # type: ignore[override]
@@ -247,7 +249,7 @@ class SessionStore(KeyringStore):
             return None
 
     def put_keys(self, profile: str, creds: Credentials) -> bool:
-        doc = encode(creds, profile)
+        doc = encode(creds, profile, kind="keys")
         doc["Added"] = format_time(utcnow())
         old = self.read(f"keys:{profile}")
         if old and old.get("AccessKeyId") == creds.access_key_id and old.get(

@@ -35,6 +35,7 @@ class Server:
             "status": self._status,
             "ping": self._ping,
             "stop": self._stop_op,
+            "forget": self._forget,
         }
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -94,6 +95,13 @@ class Server:
             },
             "profiles": self.scheduler.status(),
         }
+
+    async def _forget(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Drop sessions from memory (after ``credhelper clear`` / ``remove``)."""
+        profile = request.get("profile")
+        names = [profile] if profile else list(self.scheduler.sessions)
+        dropped = [name for name in names if self.scheduler.drop(name) is not None]
+        return {"v": ipc.PROTOCOL, "ok": True, "dropped": dropped}
 
     async def _ping(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"v": ipc.PROTOCOL, "ok": True, "pid": os.getpid(), "version": __version__}

@@ -71,6 +71,6 @@ class CachedProvider:
             if creds is None:
                 self.last_hit = False
                 creds = self.inner.fetch()
-                self.store.put(key, creds, self.profile)
+                self.store.put(key, creds, self.profile, getattr(self.inner, "KIND", "role"))
         self.current = creds
         return creds

@@ -18,6 +18,8 @@ from credhelper.providers import Provider
 
 @dataclass
 class MfaSessionProvider:
+    KIND = "mfa"
+
     step: MfaStep
     source: Provider
     ask_code: Asker

@@ -14,6 +14,8 @@ from credhelper.providers import Provider
 
 @dataclass
 class RoleSessionProvider:
+    KIND = "role"
+
     step: RoleStep
     source: Provider
     ask_code: Asker

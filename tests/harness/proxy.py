@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["Call", "Fault", "StsProxy", "aws_error_body"]
@@ -122,6 +122,7 @@ class StsProxy:
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
         self._expiration_seconds: float | None = None
+        self._expiration_actions: set[str] | None = None
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -263,10 +264,14 @@ class StsProxy:
             self._expiration_seconds = None
             self.fault = None
 
-    def rewrite_expiration(self, seconds: float | None) -> None:
-        """Make STS responses claim the session expires `seconds` from now (None: off)."""
+    def rewrite_expiration(
+        self, seconds: float | None, actions: Iterable[str] | None = None
+    ) -> None:
+        """Make STS responses claim the session expires `seconds` from now (None: off),
+        for every STS action or only those in `actions` (e.g. {"AssumeRole"})."""
         with self._lock:
             self._expiration_seconds = seconds
+            self._expiration_actions = set(actions) if actions is not None else None
 
     # -- internals used by the handler -----------------------------------------------
 
@@ -293,7 +298,10 @@ class StsProxy:
     def _rewrite(self, call: Call, body: bytes) -> bytes:
         with self._lock:
             seconds = self._expiration_seconds
+            actions = self._expiration_actions
         if seconds is None or call.service != "sts":
+            return body
+        if actions is not None and call.action not in actions:
             return body
         when = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=seconds)
         stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
