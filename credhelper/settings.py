@@ -20,6 +20,7 @@ DEFAULT_MIN_TTL = 16 * 60
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_KEYRING_SERVICE = "credhelper"
 DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
+DEFAULT_MFA_WARN_BEFORE = 30 * 60.0
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -62,6 +63,7 @@ class Settings:
         "use_daemon",
         "autostart",
         "idle_timeout",
+        "mfa_warn_before",
     )
 
     #: Renew a cached session with less life left than this (CREDHELPER_MIN_TTL, seconds).
@@ -76,6 +78,9 @@ class Settings:
     autostart: bool
     #: The daemon stops renewing a profile nobody asked for in this long.
     idle_timeout: float
+    #: The daemon warns (log, status, desktop notification) this long before an MFA session
+    #: ends (CREDHELPER_MFA_WARN_BEFORE).
+    mfa_warn_before: float
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class Settings:
         use_daemon: bool = True,
         autostart: bool = True,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        mfa_warn_before: float = DEFAULT_MFA_WARN_BEFORE,
     ) -> None:
         values = dict(locals())
         del values["self"]
@@ -124,4 +130,7 @@ class Settings:
             use_daemon=not _flag(env, "CREDHELPER_NO_DAEMON", False),
             autostart=_flag(env, "CREDHELPER_AUTOSTART", True),
             idle_timeout=_number(env, "CREDHELPER_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT, 1),
+            mfa_warn_before=_number(
+                env, "CREDHELPER_MFA_WARN_BEFORE", DEFAULT_MFA_WARN_BEFORE, 0
+            ),
         )

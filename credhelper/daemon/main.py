@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 INDEX_KEY = "daemon:index"
 SD_LISTEN_FDS_START = 3
+MFA_CHECK_INTERVAL = 15.0
 
 
 def _no_prompt(request: CodeRequest) -> str:
@@ -104,7 +105,14 @@ class Daemon:
         settings = self.settings.replace(min_ttl=min_ttl)
         resolved = provider_for(profile, settings, _no_prompt, store=self.store)
         creds, from_keyring = resolved.fetch(avoid=avoid)
-        return Fetched(resolved.role_arn or "", resolved.key, creds, from_keyring)
+        mfa = resolved.mfa_session
+        return Fetched(
+            resolved.role_arn or "",
+            resolved.key,
+            creds,
+            from_keyring,
+            mfa_expiration=mfa.expiration if mfa is not None else None,
+        )
 
     def _reload(self) -> list[tuple[str, Fetched]]:
         """Sessions the keyring holds for the profiles served before a restart."""
@@ -123,25 +131,11 @@ class Daemon:
         return found
 
     def _load_index(self) -> list[str]:
-        import keyring
-
-        try:
-            raw = keyring.get_password(self.settings.keyring_service, INDEX_KEY)
-            profiles = json.loads(raw) if raw else []
-        except Exception as exc:
-            log.info("no index of served profiles: %s", exc)
-            return []
-        return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
+        """The profiles served before a restart (kept in the keyring, not in a file)."""
+        return self.store.names(INDEX_KEY)
 
     def _write_index(self, profiles: list[str]) -> None:
-        import keyring
-
-        try:
-            value = json.dumps(profiles)
-            if keyring.get_password(self.settings.keyring_service, INDEX_KEY) != value:
-                keyring.set_password(self.settings.keyring_service, INDEX_KEY, value)
-        except Exception as exc:
-            log.debug("could not write the index: %s", exc)
+        self.store.set_names(INDEX_KEY, profiles)
 
     def _save_index(self) -> None:
         if self._loop is not None and self.store.available:
@@ -177,11 +171,31 @@ class Daemon:
                 self.scheduler.drop(profile)
                 if old_keys[profile]:
                     await self._loop.run_in_executor(None, self.store.delete, old_keys[profile])
-            elif key != old_keys[profile]:
+            elif session.key and key != session.key:
+                # (no key yet: a first fetch is under way, and reads the config afresh)
                 log.info("%s: profile changed, fetching a new session", profile)
-                if old_keys[profile]:
-                    await self._loop.run_in_executor(None, self.store.delete, old_keys[profile])
+                await self._loop.run_in_executor(None, self.store.delete, session.key)
                 self.scheduler.refetch_soon(session)
+
+    async def _warn_mfa_loop(self) -> None:
+        """Warn before MFA sessions end: in the log, in status, and on the desktop."""
+        from credhelper.credentials import format_time
+        from credhelper.daemon.notify import notify
+
+        assert self._loop is not None
+        while True:
+            for session in self.scheduler.mfa_ending(self.settings.mfa_warn_before):
+                end = session.mfa_expiration
+                assert end is not None
+                minutes = max(0, int((end.timestamp() - time.time()) // 60))
+                text = (
+                    f"The MFA session behind profile '{session.profile}' ends at "
+                    f"{format_time(end)} ({minutes} min). Run 'credhelper login "
+                    f"{session.profile}' to start a new one."
+                )
+                log.warning("%s", text)
+                await self._loop.run_in_executor(None, notify, "credhelper", text)
+            await asyncio.sleep(MFA_CHECK_INTERVAL)
 
     async def serve(self, sock: socket.socket, socket_path: str) -> None:
         self._loop = asyncio.get_running_loop()
@@ -203,9 +217,11 @@ class Daemon:
         for profile, fetched in await self._loop.run_in_executor(None, self._reload):
             self.scheduler.adopt(profile, fetched)
             log.info("%s: reloaded from the keyring", profile)
+        warner = asyncio.ensure_future(self._warn_mfa_loop())
         try:
             await self._stopping.wait()
         finally:
+            warner.cancel()
             log.info("stopping")
             listener.close()
             watcher.stop()

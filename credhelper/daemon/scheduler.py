@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Optional
 
 from credhelper.credentials import Credentials, format_time
@@ -36,6 +37,8 @@ class Fetched:
     key: str
     creds: Credentials
     from_keyring: bool
+    #: When the MFA session the role session came from ends (None: no MFA session).
+    mfa_expiration: datetime | None = None
 
 
 #: (profile, min_ttl, key id of a session not to return) -> Fetched; blocking.
@@ -89,6 +92,8 @@ class Session:
             "failures": self.failures,
             "source": self.source if creds else None,
             "idle_seconds": round(now - self.last_used),
+            "mfa_expiration": format_time(self.mfa_expiration) if self.mfa_expiration else None,
+            "mfa_needed": bool(self.last_error and self.last_error.startswith("MFA needed")),
         }
 
 
@@ -156,6 +161,7 @@ class Scheduler:
     def _take(self, session: Session, fetched: Fetched) -> None:
         session.role_arn, session.key, session.creds = fetched.role_arn, fetched.key, fetched.creds
         session.source = "keyring" if fetched.from_keyring else "daemon"
+        session.mfa_expiration = fetched.mfa_expiration
         session.last_error = None
         session.failures = 0
         self._schedule(session)
@@ -242,6 +248,18 @@ class Scheduler:
         session.wake.set()
         if session.task is None or session.task.done():
             session.task = asyncio.ensure_future(self._renew_loop(session))
+
+    def mfa_ending(self, within: float) -> list[Session]:
+        """Sessions whose MFA session ends within ``within`` seconds, not yet warned about;
+        each is returned once per MFA session."""
+        now = time.time()
+        due = []
+        for session in self.sessions.values():
+            end = session.mfa_expiration
+            if end is not None and end != session.mfa_warned and end.timestamp() - now < within:
+                session.mfa_warned = end
+                due.append(session)
+        return due
 
     def status(self) -> list[dict]:
         now = time.time()
