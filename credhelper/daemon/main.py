@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from credhelper import ipc, locking
+from credhelper.credentials import format_time
+from credhelper.daemon.notify import notify
 from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
 from credhelper.daemon.server import Server
 from credhelper.daemon.watcher import ConfigWatcher
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 INDEX_KEY = "daemon:index"
 SD_LISTEN_FDS_START = 3
-MFA_CHECK_INTERVAL = 15.0
+MFA_CHECK_INTERVAL = 5.0
 
 
 def _no_prompt(request: CodeRequest) -> str:
@@ -179,23 +181,26 @@ class Daemon:
 
     async def _warn_mfa_loop(self) -> None:
         """Warn before MFA sessions end: in the log, in status, and on the desktop."""
-        from credhelper.credentials import format_time
-        from credhelper.daemon.notify import notify
-
-        assert self._loop is not None
         while True:
-            for session in self.scheduler.mfa_ending(self.settings.mfa_warn_before):
-                end = session.mfa_expiration
-                assert end is not None
-                minutes = max(0, int((end.timestamp() - time.time()) // 60))
-                text = (
-                    f"The MFA session behind profile '{session.profile}' ends at "
-                    f"{format_time(end)} ({minutes} min). Run 'credhelper login "
-                    f"{session.profile}' to start a new one."
-                )
-                log.warning("%s", text)
-                await self._loop.run_in_executor(None, notify, "credhelper", text)
+            try:
+                await self._warn_mfa_once()
+            except Exception:
+                log.exception("checking MFA sessions failed")
             await asyncio.sleep(MFA_CHECK_INTERVAL)
+
+    async def _warn_mfa_once(self) -> None:
+        assert self._loop is not None
+        for session in self.scheduler.mfa_ending(self.settings.mfa_warn_before):
+            end = session.mfa_expiration
+            assert end is not None
+            minutes = max(0, int((end.timestamp() - time.time()) // 60))
+            text = (
+                f"The MFA session behind profile '{session.profile}' ends at "
+                f"{format_time(end)} ({minutes} min). Run 'credhelper login "
+                f"{session.profile}' to start a new one."
+            )
+            log.warning("%s", text)
+            await self._loop.run_in_executor(None, notify, "credhelper", text)
 
     async def serve(self, sock: socket.socket, socket_path: str) -> None:
         self._loop = asyncio.get_running_loop()

@@ -76,6 +76,8 @@ class Session:
     last_error: str | None = None
     renew_at: float | None = None
     failures: int = 0
+    mfa_expiration: datetime | None = None
+    mfa_warned: datetime | None = None  # the MFA session already warned about
     inflight: asyncio.Future | None = None
     task: asyncio.Task | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
