@@ -80,7 +80,8 @@ def _store(settings: Settings) -> tuple[SessionStore, str | None]:
             keyring.get_password(settings.keyring_service, "keys:index")
             problem = None
     except Exception as exc:
-        detail = (str(exc).splitlines() or ["no detail"])[0][:120]
+        detail = (str(exc).splitlines() or ["no detail"])[0]
+        detail = detail if len(detail) <= 100 else detail[:97] + "..."
         problem = f"{type(exc).__name__}: {detail}"
     if problem is not None:
         store.available = False
@@ -296,7 +297,8 @@ def _caller_arn(profile: str, keys: Credentials) -> str:
             hint = error.hint or "see the message from AWS"
         else:  # not an answer from AWS: the network, the endpoint, TLS
             hint = f"{error.hint}, or store them unchecked with --no-validate"
-        error.hint = f"nothing was stored; {hint}"
+        error.message = f"{error.message.rstrip('.')}; nothing was stored"
+        error.hint = hint
         raise error from exc
 
 
@@ -336,7 +338,7 @@ def add(profile: str, from_env: bool = False, validate: bool = True) -> int:
             "check that it is unlocked and writable",
         )
     line = f"stored keys {abbreviate(keys.access_key_id)} for profile '{profile}' ({who})"
-    line += " in the keyring"
+    line += " in the keyring" + (" (unchanged)" if old == keys else "")
     if replaced and old is not None:
         daemon = _forget(stale[0])
         dropped = _drop_sessions(store, stale[1])
@@ -396,14 +398,14 @@ def clear(profile: str | None = None) -> int:
     """Drop cached sessions (every hop of one profile's chain, or every profile's); keys stay."""
     settings = Settings.from_env()
     store, problem = _store(settings)
-    if profile is not None:
+    if problem is not None:  # nothing cached there; a daemon may still hold sessions
+        names, sessions = [profile] if profile else [], []
+    elif profile is not None:
         hops, _ = _cached_hops(_resolve(profile, settings, store).provider)
         names, sessions = [profile], [hop.key for hop in hops]
-    elif problem is None:
+    else:
         _, everyone = _all_profiles(store)
         names, sessions = _sessions_of(everyone, settings, store)
-    else:
-        names, sessions = [], []
     daemon = _forget(None if profile is None else names)
     whose = f"of profile '{profile}'" if profile else "of all profiles"
     if problem is not None:

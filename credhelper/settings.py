@@ -130,7 +130,5 @@ class Settings:
             use_daemon=not _flag(env, "CREDHELPER_NO_DAEMON", False),
             autostart=_flag(env, "CREDHELPER_AUTOSTART", True),
             idle_timeout=_number(env, "CREDHELPER_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT, 1),
-            mfa_warn_before=_number(
-                env, "CREDHELPER_MFA_WARN_BEFORE", DEFAULT_MFA_WARN_BEFORE, 0
-            ),
+            mfa_warn_before=_number(env, "CREDHELPER_MFA_WARN_BEFORE", DEFAULT_MFA_WARN_BEFORE, 0),
         )

@@ -252,9 +252,11 @@ class SessionStore(KeyringStore):
         doc = encode(creds, profile, kind="keys")
         doc["Added"] = format_time(utcnow())
         old = self.read(f"keys:{profile}")
-        if old and old.get("AccessKeyId") == creds.access_key_id and old.get(
-            "SecretAccessKey"
-        ) == creds.secret_access_key:
+        if (
+            old
+            and old.get("AccessKeyId") == creds.access_key_id
+            and old.get("SecretAccessKey") == creds.secret_access_key
+        ):
             doc["Added"] = old.get("Added", doc["Added"])  # unchanged: no rewrite
         ok = self.write(f"keys:{profile}", doc)
         if ok:

@@ -31,17 +31,20 @@ _HINTS = {
 }
 
 
-def client(profile: str, source: Credentials, fallback_region: str | None) -> Any:
-    """An STS client configured by ``profile``'s settings, signing with ``source``."""
+def client(profile: str | None, source: Credentials, fallback_region: str | None) -> Any:
+    """An STS client configured by ``profile``'s settings (the defaults for a profile that is
+    not in the files, e.g. one whose keys live only in the keyring), signing with ``source``."""
     import botocore.config
     import botocore.session
 
-    session = botocore.session.Session(profile=profile)
+    session = botocore.session.Session()
+    if profile is not None and profile in session.available_profiles:
+        session = botocore.session.Session(profile=profile)
     region = session.get_config_variable("region") or fallback_region or DEFAULT_REGION
     config = botocore.config.Config(
         connect_timeout=5,
         read_timeout=30,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
         user_agent_extra="credhelper",
     )
     return session.create_client(

@@ -145,9 +145,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def run(profile: str, as_name: str | None) -> int:
     from credhelper import profiles
+    from credhelper.settings import Settings
+    from credhelper.store import SessionStore
 
     loaded = profiles.load_profiles()
-    chain = profiles.resolve(profile, loaded)  # validates the whole chain now, not at first use
+    # A source may have its keys only in the keyring (credhelper add), in no file at all.
+    with_keys = set(SessionStore(Settings.from_env().keyring_service).key_profiles())
+    # Validates the whole chain now, not at first use.
+    chain = profiles.resolve(profile, loaded, has_keys=with_keys.__contains__)
     if not chain.roles:
         raise CredhelperError(
             "not a role profile (no role_arn)",

@@ -224,3 +224,33 @@ def test_daemon_renews_mfa_protected_roles_without_asking_and_never_prompts(
     table = mfa_env.run(["credhelper", "status"]).stdout
     assert "MFA needed" in table
     assert prompts(mfa_env) == 1  # the daemon asked nobody
+
+
+def test_terminal_prompt_under_the_aws_cli(mfa_env, proxy):
+    """The /dev/tty path, for real: AWS CLI v1 runs credhelper with stdout and stderr
+    captured; the code is typed on the terminal once, the second command needs none."""
+    from harness.tty import run_with_tty
+
+    text = mfa_env.config_file.read_text()  # no mfa_process: the terminal must be used
+    mfa_env.write_config(
+        "\n".join(line for line in text.splitlines() if not line.startswith("mfa_process")) + "\n"
+    )
+    wired = mfa_env.run(["credhelper", "wire", "mfa-role", "--as", "mfa-cli"])
+    assert wired.returncode == 0, wired.stderr
+    aws = [str(Path(mfa_env.env["PATH"].split(os.pathsep)[0]) / "aws")]
+    argv = [*aws, "sts", "get-caller-identity", "--profile", "mfa-cli", "--output", "text"]
+    rc, transcript = run_with_tty(
+        argv, mfa_env.env, answers=[(r"MFA code for .*mfa/user1.*: ", "123456")], timeout=60
+    )
+    assert rc == 0, transcript
+    assert "assumed-role/s3fullaccess-user1/mfa-a" in transcript
+    assert proxy.count("GetSessionToken") == 1
+    gst = next(c for c in proxy.calls if c.action == "GetSessionToken")
+    assert gst.params.get("TokenCode") == "123456"
+    # Second command, the role session renewed from the MFA session: no prompt at all.
+    for name in stored(mfa_env, "role"):
+        keyring.delete_password(mfa_env.keyring_service, name)
+    rc, transcript = run_with_tty(argv, mfa_env.env, timeout=60)
+    assert rc == 0, transcript
+    assert "MFA code" not in transcript
+    assert proxy.count("GetSessionToken") == 1

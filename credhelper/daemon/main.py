@@ -97,6 +97,8 @@ class Daemon:
             self._fetch, settings.min_ttl, settings.idle_timeout, self._save_index
         )
         self._stopping: asyncio.Event | None = None
+        #: The AWS files that existed at the last look (one vanishing is taken as transient).
+        self._present: set[Path] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- blocking work, run in the thread pool -----------------------------------------------
@@ -144,10 +146,25 @@ class Daemon:
             profiles = sorted(self.scheduler.sessions)
             self._loop.run_in_executor(None, self._write_index, profiles)
 
-    def _recheck(self, sessions: list[tuple[str, str]]) -> list[tuple[str, str | None, str]]:
-        """After a config edit: each profile's new cache key, or None with the reason."""
+    def _recheck(self, sessions: list[tuple[str, str]]) -> list[tuple[str, str | None, str]] | None:
+        """After a config edit: each profile's new cache key, or None with the reason; or
+        None for all when the files cannot be read right now (a half-saved file, a file
+        briefly missing): sessions are then kept until the next edit."""
+        from credhelper import profiles
+        from credhelper.daemon.watcher import aws_files
         from credhelper.resolver import provider_for
 
+        files = aws_files()
+        gone = [f for f in files if f in self._present and not f.exists()]
+        if gone:
+            log.warning("%s is missing; keeping sessions until it is back", gone[0])
+            return None
+        self._present = {f for f in files if f.exists()}
+        try:
+            profiles.load_profiles()
+        except CredhelperError as exc:
+            log.warning("%s; keeping sessions until it is fixed", exc.message)
+            return None
         out: list[tuple[str, str | None, str]] = []
         for profile, _old in sessions:
             try:
@@ -163,6 +180,8 @@ class Daemon:
         assert self._loop is not None
         held = [(p, s.key) for p, s in self.scheduler.sessions.items()]
         results = await self._loop.run_in_executor(None, self._recheck, held)
+        if results is None:
+            return
         old_keys = dict(held)
         for profile, key, reason in results:
             session = self.scheduler.sessions.get(profile)
@@ -217,6 +236,9 @@ class Daemon:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
+        from credhelper.daemon.watcher import aws_files
+
+        self._present = {f for f in aws_files() if f.exists()}
         watcher = ConfigWatcher(self._loop, changed)
         watcher.start()
         for profile, fetched in await self._loop.run_in_executor(None, self._reload):

@@ -18,8 +18,7 @@ def command(request: CodeRequest) -> list[str]:
     text = f"MFA code for {request.serial} (profile {request.profile})"
     if sys.platform == "darwin" and shutil.which("osascript"):
         script = (
-            f'display dialog "{text}" default answer "" with title "credhelper" '
-            "with hidden answer"
+            f'display dialog "{text}" default answer "" with title "credhelper" with hidden answer'
         )
         return ["osascript", "-e", f"text returned of ({script})"]
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

@@ -18,9 +18,7 @@ def ask(request: CodeRequest, timeout: float) -> str:
     except OSError as exc:
         raise Unavailable(f"no terminal ({exc.strerror})") from None
     try:
-        os.write(
-            fd, f"credhelper: MFA code for {request.serial} ({request.profile}): ".encode()
-        )
+        os.write(fd, f"credhelper: MFA code for {request.serial} ({request.profile}): ".encode())
         ready, _, _ = select.select([fd], [], [], timeout)
         if not ready:
             os.write(fd, b"\n")

@@ -29,3 +29,12 @@ def entries(service: str) -> dict[str, str]:
 def lock_default_collection() -> None:
     with _collection() as col:
         col.lock()
+
+
+def modified(service: str) -> dict[str, int]:
+    """username -> the item's modification time (Secret Service: whole seconds)."""
+    with _collection() as col:
+        return {
+            item.get_attributes()["username"]: item.get_modified()
+            for item in col.search_items({"service": service})
+        }
