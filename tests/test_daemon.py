@@ -8,7 +8,6 @@ XDG_RUNTIME_DIR, HOME and keyring service name).
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
@@ -165,26 +164,6 @@ def keyring_sessions(env: AwsEnv) -> dict[str, store.Credentials]:
     }
 
 
-def caller_arn(moto_stack: MotoStack, doc: dict) -> str:
-    import boto3
-
-    sts = boto3.client(
-        "sts",
-        endpoint_url=moto_stack.url,
-        region_name="us-east-1",
-        aws_access_key_id=doc["AccessKeyId"],
-        aws_secret_access_key=doc["SecretAccessKey"],
-        aws_session_token=doc["SessionToken"],
-    )
-    return sts.get_caller_identity()["Arn"]
-
-
-def role_arn_in_config(env: AwsEnv, profile: str = ROLE_PROFILE) -> str:
-    parser = configparser.RawConfigParser()
-    parser.read(env.config_file)
-    return parser[f"profile {profile}"]["role_arn"]
-
-
 def assume_role_calls(proxy: StsProxy) -> list:
     return [c for c in proxy.calls if c.action == "AssumeRole"]
 
@@ -223,7 +202,7 @@ def test_daemon_hit_imports_only_the_standard_library(seed_env, daemon, proxy):
     # What the client got is what the daemon holds, and what it wrote through to the keyring.
     rows = d.status()["profiles"]
     assert [(r["profile"], r["role_arn"], r["expiration"], r["source"]) for r in rows] == [
-        (ROLE_PROFILE, role_arn_in_config(seed_env), second["Expiration"], "daemon")
+        (ROLE_PROFILE, seed_env.setting(ROLE_PROFILE, "role_arn"), second["Expiration"], "daemon")
     ]
     (cached,) = keyring_sessions(seed_env).values()
     assert (cached.access_key_id, cached.session_token) == (
@@ -238,7 +217,9 @@ def test_status_never_shows_a_secret(seed_env, daemon, proxy):
     table = seed_env.run(["credhelper", "status"])
     as_json = seed_env.run(["credhelper", "status", "--json"])
     assert table.returncode == 0 and as_json.returncode == 0, table.stderr + as_json.stderr
-    assert ROLE_PROFILE in table.stdout and role_arn_in_config(seed_env) in table.stdout
+    assert (
+        ROLE_PROFILE in table.stdout and seed_env.setting(ROLE_PROFILE, "role_arn") in table.stdout
+    )
     assert row(json.loads(as_json.stdout))["expiration"] == doc["Expiration"]
     for text in (table.stdout, as_json.stdout, d.log()):
         assert doc["SecretAccessKey"] not in text
@@ -255,10 +236,12 @@ def test_a_caller_with_another_aws_config_is_not_served_the_daemons_session(
     name = unique("other-config")
     arn = moto_stack.create_role(name, moto_stack.seed.user_arn)
     other = seed_env.root / "other-config"
-    other.write_text(seed_env.config_file.read_text().replace(role_arn_in_config(seed_env), arn))
+    other.write_text(
+        seed_env.config_file.read_text().replace(seed_env.setting(ROLE_PROFILE, "role_arn"), arn)
+    )
     theirs = process_json(seed_env, AWS_CONFIG_FILE=str(other))
-    assert caller_arn(moto_stack, theirs).startswith(f"{SESSION_ARN}/{name}/")
-    assert caller_arn(moto_stack, ours).startswith(f"{SESSION_ARN}/{moto_stack.seed.role_name}/")
+    assert moto_stack.caller_arn(theirs).startswith(f"{SESSION_ARN}/{name}/")
+    assert moto_stack.caller_arn(ours).startswith(f"{SESSION_ARN}/{moto_stack.seed.role_name}/")
     assert [(r["profile"], r["role_arn"]) for r in d.status()["profiles"]] == [
         (ROLE_PROFILE, moto_stack.seed.role_arn)
     ]
@@ -462,7 +445,7 @@ def test_config_edits_are_picked_up_within_two_seconds(seed_env, daemon, proxy, 
     for label, write in (("atomic", replace_atomically), ("in-place", write_in_place)):
         name, arn = roles[label]
         text = seed_env.config_file.read_text()
-        current = role_arn_in_config(seed_env)
+        current = seed_env.setting(ROLE_PROFILE, "role_arn")
         inode = seed_env.config_file.stat().st_ino
         write(seed_env.config_file, text.replace(current, arn))
         assert (seed_env.config_file.stat().st_ino == inode) == (label == "in-place")
@@ -475,7 +458,7 @@ def test_config_edits_are_picked_up_within_two_seconds(seed_env, daemon, proxy, 
         wait_until(picked_up, timeout=2.0, what=f"the {label} edit to be picked up")
         took = time.monotonic() - edited
         doc = process_json(seed_env)
-        assert caller_arn(moto_stack, doc).startswith(f"{SESSION_ARN}/{name}/")
+        assert moto_stack.caller_arn(doc).startswith(f"{SESSION_ARN}/{name}/")
         print(f"\n{label} edit picked up in {took:.2f} s")
     assert proxy.count("AssumeRole") == 3
     # The sessions of the edited-away roles are gone from the keyring; only the current one is.
@@ -524,7 +507,7 @@ def test_kill_9_falls_back_to_the_keyring_and_restarts_the_daemon(
     # without waiting for the session lock the dead daemon held.
     assert pending.returncode == 0, err
     second = json.loads(out)
-    assert caller_arn(moto_stack, second) == f"{SESSION_ARN}/{seed.role_name}/second"
+    assert moto_stack.caller_arn(second) == f"{SESSION_ARN}/{seed.role_name}/second"
     assert socket_path(seed_env).exists()  # the dead daemon's stale socket is left behind
 
     # The next call answers from the keyring (no STS call) and starts a new daemon.

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import boto3
 import pytest
 from harness import ACCOUNT_ID, MotoStack
 from harness.awsenv import AwsEnv
@@ -59,18 +58,6 @@ def process_json(aws: AwsEnv, profile: str, env: dict | None = None) -> dict:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     return json.loads(result.stdout)
-
-
-def caller_arn(moto_stack: MotoStack, doc: dict) -> str:
-    sts = boto3.client(
-        "sts",
-        endpoint_url=moto_stack.url,
-        region_name="us-east-1",
-        aws_access_key_id=doc["AccessKeyId"],
-        aws_secret_access_key=doc["SecretAccessKey"],
-        aws_session_token=doc["SessionToken"],
-    )
-    return sts.get_caller_identity()["Arn"]
 
 
 # --- the seed walk-through, through every real client ---------------------------------------
@@ -153,11 +140,11 @@ def test_chains_of_two_and_three_roles_reuse_intermediate_sessions(seed_env, mot
     env = in_process(seed_env)
 
     doc = process_json(seed_env, "c", env=env)
-    assert caller_arn(moto_stack, doc) == f"{session}/{c}/hop-c"
+    assert moto_stack.caller_arn(doc) == f"{session}/{c}/hop-c"
     assert proxy.count("AssumeRole") == 3
     # The 2-role chain is the intermediate of the 3-role one: cached, no new STS call.
     doc_b = process_json(seed_env, "b", env=env)
-    assert caller_arn(moto_stack, doc_b) == f"{session}/{b}/hop-b"
+    assert moto_stack.caller_arn(doc_b) == f"{session}/{b}/hop-b"
     assert proxy.count("AssumeRole") == 3
 
 
@@ -207,7 +194,7 @@ def test_editing_the_profile_invalidates_its_cache(seed_env, proxy):
     first = process_json(seed_env, ROLE_PROFILE, env=env)
     seed_env.add_profile(
         ROLE_PROFILE,
-        role_arn=proxy_seed_role(seed_env),
+        role_arn=seed_env.setting(ROLE_PROFILE, "role_arn"),
         source_profile="account1",
         role_session_name="edited",
     )
@@ -215,14 +202,6 @@ def test_editing_the_profile_invalidates_its_cache(seed_env, proxy):
     assert second["AccessKeyId"] != first["AccessKeyId"]
     assert proxy.count("AssumeRole") == 2
     assert proxy.calls[-1].role_session_name == "edited"
-
-
-def proxy_seed_role(env: AwsEnv) -> str:
-    import configparser
-
-    parser = configparser.RawConfigParser()
-    parser.read(env.config_file)
-    return parser[f"profile {ROLE_PROFILE}"]["role_arn"]
 
 
 def test_a_cached_session_under_the_floor_is_replaced(seed_env, proxy, monkeypatch):

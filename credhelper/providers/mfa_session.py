@@ -12,23 +12,15 @@ from typing import Any
 from credhelper import sts
 from credhelper.credentials import Credentials
 from credhelper.profiles import MfaStep
-from credhelper.prompt import Asker, CodeRequest
-from credhelper.providers import Provider
+from credhelper.prompt import CodeRequest
+from credhelper.providers import StsSession
 
 
 @dataclass
-class MfaSessionProvider:
+class MfaSessionProvider(StsSession):
     KIND = "mfa"
 
     step: MfaStep
-    source: Provider
-    ask_code: Asker
-    requested: str = ""
-    fallback_region: str | None = None
-
-    @property
-    def profile(self) -> str:
-        return self.step.profile
 
     def identity(self) -> dict[str, Any]:
         # Shared by every profile with the same source and device: it names neither role.

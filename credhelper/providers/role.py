@@ -8,24 +8,15 @@ from typing import Any
 from credhelper import sts
 from credhelper.credentials import Credentials
 from credhelper.profiles import RoleStep
-from credhelper.prompt import Asker, CodeRequest
-from credhelper.providers import Provider
+from credhelper.prompt import CodeRequest
+from credhelper.providers import StsSession
 
 
 @dataclass
-class RoleSessionProvider:
+class RoleSessionProvider(StsSession):
     KIND = "role"
 
     step: RoleStep
-    source: Provider
-    ask_code: Asker
-    #: The profile the user asked for: named when a code is asked.
-    requested: str = ""
-    fallback_region: str | None = None
-
-    @property
-    def profile(self) -> str:
-        return self.step.profile
 
     def identity(self) -> dict[str, Any]:
         return {"role": self.step.identity(), "source": self.source.identity()}

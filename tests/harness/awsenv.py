@@ -85,6 +85,13 @@ class AwsEnv:
         values.update(settings)
         _set_section(self.credentials_file, name, values)
 
+    def setting(self, profile: str, key: str) -> str:
+        """A value of `[profile NAME]` in the config file, as written."""
+        parser = configparser.RawConfigParser()
+        parser.read(self.config_file)
+        section = "default" if profile == "default" else f"profile {profile}"
+        return parser[section][key]
+
     # -- running things --------------------------------------------------------------
 
     def env_with(self, **overrides: str | None) -> dict[str, str]:

@@ -407,6 +407,11 @@ class MotoStack:
         sts = self.client("sts", creds, direct=direct)
         return Creds.from_sts(sts.assume_role(**kwargs)["Credentials"])
 
+    def caller_arn(self, doc: dict[str, Any]) -> str:
+        """Who a credential_process document's credentials are (sts:GetCallerIdentity)."""
+        creds = Creds(doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("SessionToken"))
+        return self.client("sts", creds).get_caller_identity()["Arn"]
+
     def setup_seed(
         self,
         user_name: str = "user1",
