@@ -47,6 +47,7 @@ from typing import Any, Iterable, Mapping
 from credhelper import ipc
 from credhelper.credentials import Credentials, abbreviate, format_time
 from credhelper.errors import CredhelperError
+from credhelper.profiles import FileKeys, source_origin
 from credhelper.prompt import CodeRequest
 from credhelper.providers.cache import CachedProvider
 from credhelper.providers.source import KeyringKeysSource
@@ -441,61 +442,6 @@ class Row:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class FileKeys:
-    """Profiles holding aws_access_key_id in each file: the merged view cannot tell which."""
-
-    credentials_file: frozenset[str]
-    config_file: frozenset[str]
-
-    @classmethod
-    def load(cls) -> FileKeys:
-        import botocore.configloader
-        import botocore.exceptions
-        import botocore.session
-
-        session = botocore.session.Session()
-        found: list[frozenset[str]] = []
-        for var in ("credentials_file", "config_file"):
-            path = session.get_config_variable(var)
-            try:
-                parsed = (
-                    botocore.configloader.raw_config_parse(path)
-                    if var == "credentials_file"
-                    else botocore.configloader.load_config(path).get("profiles", {})
-                )
-            except botocore.exceptions.ConfigNotFound:
-                parsed = {}
-            found.append(
-                frozenset(
-                    n
-                    for n, v in parsed.items()
-                    if isinstance(v, dict) and v.get("aws_access_key_id")
-                )
-            )
-        return cls(credentials_file=found[0], config_file=found[1])
-
-
-def _source_kind(source: Any, values: Mapping[str, Any], files: FileKeys) -> str:
-    """Where a chain's first credentials come from, in botocore's order of precedence."""
-    from credhelper.profiles import BotocoreProfile, CredentialSource, KeyringKeys
-
-    if isinstance(source, KeyringKeys):
-        return "keyring"
-    if isinstance(source, CredentialSource):
-        return "credential_source"
-    plain = isinstance(source, BotocoreProfile)
-    if plain and (values.get("sso_session") or values.get("sso_start_url")):
-        return "sso"
-    if source.profile in files.credentials_file:
-        return "credentials_file"
-    if plain and values.get("credential_process"):
-        return "credential_process"
-    if source.profile in files.config_file:
-        return "config_file"
-    return "none"
-
-
 def _row(
     name: str,
     loaded: Mapping[str, Mapping[str, Any]],
@@ -516,7 +462,7 @@ def _row(
     try:
         chain = profiles.resolve(name, loaded, has_keys=with_keys.__contains__)
         source = chain.source
-        row.source = _source_kind(source, loaded.get(source.profile, {}), files)
+        row.source = source_origin(source, loaded.get(source.profile, {}), files)
         row.source_profile = source.profile
         if chain.roles or chain.mfa is not None or isinstance(source, KeyringKeys):
             resolved = _resolve(name, settings, store)

@@ -332,3 +332,56 @@ def chain_region(chain: Chain, profiles: Mapping[str, Mapping[str, Any]]) -> str
         if isinstance(region, str) and region.strip():
             return region.strip()
     return None
+
+
+@dataclass(frozen=True)
+class FileKeys:
+    """Profiles holding aws_access_key_id in each file: the merged view cannot tell which."""
+
+    credentials_file: frozenset[str]
+    config_file: frozenset[str]
+
+    @classmethod
+    def load(cls) -> FileKeys:
+        import botocore.configloader
+        import botocore.exceptions
+        import botocore.session
+
+        session = botocore.session.Session()
+        found: list[frozenset[str]] = []
+        for var in ("credentials_file", "config_file"):
+            path = session.get_config_variable(var)
+            try:
+                parsed = (
+                    botocore.configloader.raw_config_parse(path)
+                    if var == "credentials_file"
+                    else botocore.configloader.load_config(path).get("profiles", {})
+                )
+            except botocore.exceptions.ConfigNotFound:
+                parsed = {}
+            found.append(
+                frozenset(
+                    n
+                    for n, v in parsed.items()
+                    if isinstance(v, dict) and v.get("aws_access_key_id")
+                )
+            )
+        return cls(credentials_file=found[0], config_file=found[1])
+
+
+def source_origin(source: Source, values: Mapping[str, Any], files: FileKeys) -> str:
+    """Where a chain's first credentials come from, in botocore's order of precedence."""
+    if isinstance(source, KeyringKeys):
+        return "keyring"
+    if isinstance(source, CredentialSource):
+        return "credential_source"
+    plain = isinstance(source, BotocoreProfile)
+    if plain and (values.get("sso_session") or values.get("sso_start_url")):
+        return "sso"
+    if source.profile in files.credentials_file:
+        return "credentials_file"
+    if plain and values.get("credential_process"):
+        return "credential_process"
+    if source.profile in files.config_file:
+        return "config_file"
+    return "none"

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
@@ -24,6 +25,14 @@ class Resolved:
     key: str  # cache key of what answers for the profile
     provider: Provider
     mfa: CachedProvider | None = None  # the chain's MFA session, if any
+    source: Any = None  # the chain's source (a profiles.Source)
+
+    def keys_from(self) -> str:
+        """Where the chain's first credentials come from ("keyring", "credentials_file"...)."""
+        from credhelper.profiles import FileKeys, load_profiles, source_origin
+
+        values = load_profiles().get(self.source.profile, {})
+        return source_origin(self.source, values, FileKeys.load())
 
     def fetch(self, avoid: str | None = None) -> tuple[Credentials, bool]:
         """(credentials, whether they came from the keyring)."""
@@ -67,4 +76,5 @@ def provider_for(
         key=cache_key(built.top.identity()),
         provider=built.top,
         mfa=built.mfa,
+        source=chain.source,
     )

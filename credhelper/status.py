@@ -25,7 +25,18 @@ def table(reply: dict[str, Any]) -> str:
         f"daemon pid {daemon.get('pid')} (credhelper {daemon.get('version')}), "
         f"socket {daemon.get('socket')}"
     ]
-    rows = [("PROFILE", "ROLE", "EXPIRES (UTC)", "LEFT", "RENEWS IN", "SOURCE", "LAST ERROR")]
+    rows = [
+        (
+            "PROFILE",
+            "ROLE",
+            "EXPIRES (UTC)",
+            "LEFT",
+            "RENEWS IN",
+            "SOURCE",
+            "KEYS FROM",
+            "LAST ERROR",
+        )
+    ]
     for p in reply.get("profiles", []):
         rows.append(
             (
@@ -35,6 +46,7 @@ def table(reply: dict[str, Any]) -> str:
                 _duration(p.get("seconds_left")),
                 _duration(p.get("renews_in")),
                 p.get("source") or "-",
+                p.get("keys_from") or "-",
                 p.get("last_error") or "",
             )
         )

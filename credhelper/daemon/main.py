@@ -116,6 +116,7 @@ class Daemon:
             creds,
             from_keyring,
             mfa_expiration=mfa.expiration if mfa is not None else None,
+            keys_from=resolved.keys_from(),
         )
 
     def _reload(self) -> list[tuple[str, Fetched]]:
@@ -131,7 +132,14 @@ class Daemon:
                 continue
             creds = self.store.get(resolved.key)
             if creds is not None and creds.usable(self.settings.min_ttl):
-                found.append((profile, Fetched(resolved.role_arn, resolved.key, creds, True)))
+                fetched = Fetched(
+                    resolved.role_arn or "",
+                    resolved.key,
+                    creds,
+                    from_keyring=True,
+                    keys_from=resolved.keys_from(),
+                )
+                found.append((profile, fetched))
         return found
 
     def _load_index(self) -> list[str]:

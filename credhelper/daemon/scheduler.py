@@ -39,6 +39,8 @@ class Fetched:
     from_keyring: bool
     #: When the MFA session the role session came from ends (None: no MFA session).
     mfa_expiration: datetime | None = None
+    #: Where the chain's first credentials come from ("keyring", "credentials_file", ...).
+    keys_from: str | None = None
 
 
 #: (profile, min_ttl, key id of a session not to return) -> Fetched; blocking.
@@ -77,6 +79,7 @@ class Session:
     renew_at: float | None = None
     failures: int = 0
     mfa_expiration: datetime | None = None
+    keys_from: str | None = None
     mfa_warned: datetime | None = None  # the MFA session already warned about
     inflight: asyncio.Future | None = None
     task: asyncio.Task | None = None
@@ -95,6 +98,7 @@ class Session:
             "source": self.source if creds else None,
             "idle_seconds": round(now - self.last_used),
             "mfa_expiration": format_time(self.mfa_expiration) if self.mfa_expiration else None,
+            "keys_from": self.keys_from,
             "mfa_needed": bool(self.last_error and self.last_error.startswith("MFA needed")),
         }
 
@@ -164,6 +168,7 @@ class Scheduler:
         session.role_arn, session.key, session.creds = fetched.role_arn, fetched.key, fetched.creds
         session.source = "keyring" if fetched.from_keyring else "daemon"
         session.mfa_expiration = fetched.mfa_expiration
+        session.keys_from = fetched.keys_from
         session.last_error = None
         session.failures = 0
         self._schedule(session)
