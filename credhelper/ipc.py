@@ -30,6 +30,8 @@ CONTEXT_VARS = (
     "AWS_CA_BUNDLE",
     "AWS_STS_REGIONAL_ENDPOINTS",
     "CREDHELPER_KEYRING_SERVICE",
+    # credential_source = Environment: other keys in the environment are another identity.
+    "AWS_ACCESS_KEY_ID",
 )
 
 

@@ -47,6 +47,7 @@ def test_daemon_serves_from_memory_without_a_keyring(aws_env: AwsEnv, moto_stack
 
     status = json.loads(aws_env.run(["credhelper", "status", "--json"], env=env).stdout)
     assert [p["profile"] for p in status["profiles"]] == [ROLE]
+    assert status["profiles"][0]["keys_from"] == "credentials_file"
 
     secret = answers[0]["SecretAccessKey"].encode()
     for folder in (aws_env.root, aws_env.runtime_dir):

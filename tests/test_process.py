@@ -148,6 +148,29 @@ def test_chains_of_two_and_three_roles_reuse_intermediate_sessions(seed_env, mot
     assert proxy.count("AssumeRole") == 3
 
 
+def test_credential_source_environment(seed_env, moto_stack, proxy):
+    seed_env.add_profile(
+        "from-env", role_arn=moto_stack.seed.role_arn, credential_source="Environment"
+    )
+    keys = moto_stack.seed.user_creds
+    env = seed_env.env_with(
+        CREDHELPER_NO_DAEMON="1",
+        AWS_ACCESS_KEY_ID=keys.access_key_id,
+        AWS_SECRET_ACCESS_KEY=keys.secret_access_key,
+    )
+    doc = process_json(seed_env, "from-env", env=env)
+    assert moto_stack.caller_arn(doc).endswith(
+        f"assumed-role/{moto_stack.seed.role_name}/"
+        + "credhelper-"
+        + os.environ.get("USER", "root")
+    )
+    assume = [c for c in proxy.calls if c.action == "AssumeRole"][-1]
+    assert assume.access_key_id == keys.access_key_id
+    # Without the variables: a clear error, nothing cached.
+    result = seed_env.run(["credhelper", "process", "from-env"], env=in_process(seed_env))
+    assert_one_error_line(result, "from-env", "credential_source Environment found none")
+
+
 def test_external_id_right_is_allowed_and_wrong_is_denied(seed_env, moto_stack, proxy):
     arn = moto_stack.create_role(unique("ext"), moto_stack.seed.user_arn, external_id="ext-123")
     seed_env.add_profile("good", role_arn=arn, source_profile="account1", external_id="ext-123")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -101,7 +102,11 @@ class CredentialSourceProvider:
         return self.spec.profile
 
     def identity(self) -> dict[str, Any]:
-        return {"credential_source": self.spec.source}
+        ident: dict[str, Any] = {"credential_source": self.spec.source}
+        if self.spec.source == "Environment":
+            # Other keys in the environment are another identity: never share its sessions.
+            ident["key_id"] = os.environ.get("AWS_ACCESS_KEY_ID")
+        return ident
 
     def fetch(self) -> Credentials:
         import botocore.credentials
