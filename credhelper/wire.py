@@ -149,10 +149,15 @@ def run(profile: str, as_name: str | None) -> int:
     from credhelper.store import SessionStore
 
     loaded = profiles.load_profiles()
-    # A source may have its keys only in the keyring (credhelper add), in no file at all.
-    with_keys = set(SessionStore(Settings.from_env().keyring_service).key_profiles())
+    def only_in_keyring(name: str) -> bool:
+        # A source may have its keys only in the keyring (credhelper add), in no file at all;
+        # the keyring is asked only then, so that wire works (and is quiet) without one.
+        if name in loaded:
+            return False
+        return name in SessionStore(Settings.from_env().keyring_service).key_profiles()
+
     # Validates the whole chain now, not at first use.
-    chain = profiles.resolve(profile, loaded, has_keys=with_keys.__contains__)
+    chain = profiles.resolve(profile, loaded, has_keys=only_in_keyring)
     if not chain.roles:
         raise CredhelperError(
             "not a role profile (no role_arn)",
