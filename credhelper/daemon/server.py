@@ -8,6 +8,7 @@ import os
 from typing import Any, Awaitable, Callable
 
 from credhelper import __version__, ipc
+from credhelper.credentials import abbreviate
 from credhelper.daemon.peercred import peer_uid
 from credhelper.daemon.scheduler import PromptNeeded, Scheduler
 from credhelper.errors import CredhelperError
@@ -91,7 +92,10 @@ class Server:
                 "pid": os.getpid(),
                 "version": __version__,
                 "socket": self.socket_path,
-                "context": self.context,
+                "context": {
+                    k: abbreviate(v) if k == "AWS_ACCESS_KEY_ID" else v
+                    for k, v in self.context.items()
+                },
             },
             "profiles": self.scheduler.status(),
         }
