@@ -280,6 +280,13 @@ class SessionStore(KeyringStore):
         self.write(index, {"profiles": sorted(set(names))})
 
     def _set_index(self, index: str, profile: str, present: bool) -> None:
-        names = set(self.names(index))
-        names.add(profile) if present else names.discard(profile)
-        self.set_names(index, sorted(names))
+        """Read-modify-write under a file lock: two ``credhelper add`` at once keep both."""
+        import filelock
+
+        from credhelper.paths import lock_dir
+
+        name = index.replace(":", "-")
+        with filelock.FileLock(str(lock_dir() / f"{self.service}.{name}.lock"), timeout=30):
+            names = set(self.names(index))
+            names.add(profile) if present else names.discard(profile)
+            self.set_names(index, sorted(names))

@@ -179,6 +179,19 @@ def test_add_without_validation_makes_no_call(env, user, proxy):
     assert "keys:account1" in entries(env.keyring_service)
 
 
+def test_concurrent_adds_all_land_in_the_index(env, user):
+    """The keyring cannot list entries, so stored keys are indexed: ten `add` at once must
+    leave ten profiles listed, not whichever wrote the index last."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"team{i}" for i in range(10)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda n: add_from_env(env, n, user, "--no-validate"), names))
+    assert [r.returncode for r in results] == [0] * 10, [r.stderr for r in results]
+    listed = by_profile(list_json(env))
+    assert all(listed[n]["source"] == "keyring" for n in names)
+
+
 ADD_ERRORS = {
     # case: (profile, environment or None for "no --env", needle)
     "bad-key-id": ("account1", {"AWS_ACCESS_KEY_ID": "hello"}, "not an AWS access key id"),
