@@ -5,7 +5,6 @@ Standard library only: the daemon's fast path builds on it too.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -79,9 +78,6 @@ class Credentials:
         if self.expiration is not None:
             out["Expiration"] = format_time(self.expiration)
         return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.process_output())
 
     def describe(self) -> str:
         """Safe for logs: abbreviated key id and expiry only."""

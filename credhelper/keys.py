@@ -65,28 +65,10 @@ KEY_ID_HINT = "an IAM user's access key id is AKIA followed by 16 capital letter
 
 
 def _store(settings: Settings) -> tuple[SessionStore, str | None]:
-    """The store, and why the keyring cannot be used (None when it can).
-
-    Probed here rather than left to the store, so that the commands can say it in one line of
-    their own (and ``add`` can refuse before asking for anything).
-    """
+    """The store, and why the keyring cannot be used (None when it can): probed here so that
+    the commands can say it in one line of their own (and ``add`` refuses before asking)."""
     store = SessionStore(settings.keyring_service)
-    try:
-        import keyring
-
-        backend = keyring.get_keyring()
-        if "plaintext" in type(backend).__name__.lower():
-            problem: str | None = f"{type(backend).__name__} would keep secrets in a plain file"
-        else:
-            keyring.get_password(settings.keyring_service, "keys:index")
-            problem = None
-    except Exception as exc:
-        detail = (str(exc).splitlines() or ["no detail"])[0]
-        detail = detail if len(detail) <= 100 else detail[:97] + "..."
-        problem = f"{type(exc).__name__}: {detail}"
-    if problem is not None:
-        store.available = False
-    return store, problem
+    return store, store.probe()
 
 
 def _backend_name() -> str | None:

@@ -29,33 +29,56 @@ LIMIT_VAR = "CREDHELPER_KEYRING_MAX_VALUE"
 _warned = False
 
 
+class PlainFileBackend(Exception):
+    """The configured keyring backend writes secrets to a plain file: refused."""
+
+
 class KeyringStore:
     """Versioned, split-when-needed JSON documents under one keyring service."""
 
     def __init__(self, service: str) -> None:
         self.service = service
         self.available = True
+        #: Why the keyring is not usable (None while it is).
+        self.problem: str | None = None
+        self._checked = False
 
     # --- raw access, failures turned into "unavailable" ------------------------------------
 
-    def _unavailable(self, exc: Exception) -> None:
+    def _unavailable(self, exc: Exception, warn: bool = True) -> None:
         global _warned
         self.available = False
-        if not _warned:
+        detail = (str(exc).splitlines() or ["no detail"])[0]
+        if len(detail) > 100:
+            detail = detail[:97] + "..."
+        self.problem = f"{type(exc).__name__}: {detail}"
+        if warn and not _warned:
             _warned = True
-            detail = (str(exc).splitlines() or ["no detail"])[0]
-            if len(detail) > 100:
-                detail = detail[:97] + "..."
             log.warning(
-                "warning: the OS keyring is not usable (%s: %s); nothing is cached or stored. "
+                "warning: the OS keyring is not usable (%s); nothing is cached or stored. "
                 "Unlock or install a keyring (gnome-keyring, KWallet, ...) to cache sessions",
-                type(exc).__name__,
-                detail,
+                self.problem,
             )
+
+    def probe(self) -> str | None:
+        """Try the keyring once, without the warning (callers say it their own way); returns
+        why it is not usable, or None."""
+        try:
+            self._get("keys:index")
+        except Exception as exc:
+            self._unavailable(exc, warn=False)
+        return self.problem
 
     def _get(self, name: str) -> str | None:
         import keyring
 
+        if not self._checked:
+            # Never a plain file, whatever backend is configured (keyrings.alt's plaintext
+            # backends would keep sessions and keys readable on disk).
+            backend = type(keyring.get_keyring()).__name__
+            if "plaintext" in backend.lower():
+                raise PlainFileBackend(f"{backend} would keep secrets in a plain file")
+            self._checked = True
         return keyring.get_password(self.service, name)
 
     def _set(self, name: str, value: str) -> None:

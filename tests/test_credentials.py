@@ -34,7 +34,7 @@ def test_short_sessions_get_half_their_life_as_floor():
 
 
 def test_process_document_has_utc_z_expiration():
-    doc = json.loads(session(30).to_json())
+    doc = json.loads(json.dumps(session(30).process_output()))
     assert doc["Version"] == 1
     assert doc["Expiration"] == "2030-01-01T12:30:00Z"
     assert set(doc) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
@@ -58,3 +58,30 @@ def test_store_round_trip_and_rejects_unknown_formats():
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
+
+
+def test_a_plain_file_backend_is_never_used(monkeypatch):
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    from credhelper.store import SessionStore
+
+    written = {}
+
+    class PlaintextKeyring(KeyringBackend):  # the name keyrings.alt's file backend carries
+        priority = 1
+
+        def get_password(self, service, username):
+            return written.get((service, username))
+
+        def set_password(self, service, username, password):
+            written[(service, username)] = password
+
+        def delete_password(self, service, username):
+            written.pop((service, username), None)
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: PlaintextKeyring())
+    store = SessionStore("credhelper-test-plain")
+    assert "plain file" in (store.probe() or "")
+    store.put("k", session(30), "p")
+    assert written == {} and store.get("k") is None
