@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: Below the hand-out floor but this valid: served rather than failing while STS fails.
+LAST_RESORT = 30.0
 
 
 def utcnow() -> datetime:
@@ -65,6 +67,15 @@ class Credentials:
         if life is not None and life < 2 * min_ttl:
             floor = life / 2
         return self.seconds_left(now) > floor
+
+    def still_valid(self, now: datetime | None = None) -> bool:
+        """Worth serving when nothing better can be had: a little life left (a quarter of a
+        short session's life, at most :data:`LAST_RESORT` seconds)."""
+        margin = LAST_RESORT
+        life = self.lifetime()
+        if life is not None:
+            margin = min(margin, life / 4)
+        return self.seconds_left(now) > margin
 
     def process_output(self) -> dict[str, Any]:
         """The ``credential_process`` document (Version 1)."""

@@ -8,9 +8,12 @@ field and answers a bad request with an error, never by crashing or hanging.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
-import sys
+import time
+
+from credhelper import rundir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,41 +43,27 @@ class ProtocolError(ValueError):
 
 
 class DaemonUnavailable(OSError):
-    """No daemon answered (no socket, refused, timed out, or garbage)."""
+    """No daemon answered (no socket, refused, or garbage)."""
+
+
+class DaemonTimedOut(DaemonUnavailable):
+    """A daemon took the request and did not answer within the caller's time."""
+
+
+class Untrusted(DaemonUnavailable):
+    """What answers on the socket (or the folder it is in) may not be our daemon: not used."""
 
 
 def runtime_dir() -> str:
-    """The per-user runtime folder, as ``platformdirs.user_runtime_dir("credhelper")``.
-
-    Written out with the standard library so that the hot path need not import platformdirs;
-    a test checks that both agree.
-    """
-    override = os.environ.get("CREDHELPER_RUNTIME_DIR")
-    if override:
-        return override
-    if sys.platform == "darwin":
-        return os.path.expanduser("~/Library/Caches/TemporaryItems/credhelper")
-    uid = os.geteuid()
-    xdg = os.environ.get("XDG_RUNTIME_DIR", "").strip()
-    for base in (xdg, f"/run/user/{uid}"):
-        if base and os.path.isabs(base) and _private_dir_of(base, uid):
-            return os.path.join(base, "credhelper")
-    tmp = os.environ.get("TMPDIR") or "/tmp"
-    return os.path.join(tmp, f"runtime-{uid}", "credhelper")
+    """The per-user runtime folder (see :mod:`credhelper.rundir`)."""
+    return rundir.choose()[0]
 
 
-def _private_dir_of(path: str, uid: int) -> bool:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    import stat
-
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and st.st_mode & 0o077 == 0
+SOCKET_NAME = "daemon.sock"
 
 
 def socket_path() -> str:
-    return os.path.join(runtime_dir(), "daemon.sock")
+    return os.path.join(runtime_dir(), SOCKET_NAME)
 
 
 def context(env: Any = None) -> dict[str, str]:
@@ -89,11 +78,20 @@ def encode(message: dict[str, Any]) -> bytes:
     return data
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        raise ProtocolError("duplicate key in a JSON object")
+    return doc
+
+
 def decode(line: bytes) -> dict[str, Any]:
     if len(line) > MAX_MESSAGE:
         raise ProtocolError("message too large")
     try:
-        doc = json.loads(line)
+        doc = json.loads(line, object_pairs_hook=_unique_keys)
+    except ProtocolError:
+        raise
     except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise ProtocolError("not a JSON document") from None
     if not isinstance(doc, dict):
@@ -108,7 +106,7 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     op = doc.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown op {op!r}")
-    unknown = set(doc) - {"v", "op", "profile", "min_ttl", "context"}
+    unknown = set(doc) - {"v", "op", "profile", "min_ttl", "context", "timeout"}
     if unknown:
         raise ProtocolError(f"unknown fields {sorted(unknown)}")
     out: dict[str, Any] = {"op": op}
@@ -122,14 +120,8 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(profile, str) or not 0 < len(profile) <= 256 or not profile.isprintable():
             raise ProtocolError("profile must be a printable string of 1 to 256 characters")
         out["profile"] = profile
-        min_ttl = doc.get("min_ttl")
-        if min_ttl is not None and (
-            isinstance(min_ttl, bool)
-            or not isinstance(min_ttl, (int, float))
-            or not 0 <= min_ttl <= 43200
-        ):
-            raise ProtocolError("min_ttl must be a number of seconds from 0 to 43200")
-        out["min_ttl"] = min_ttl
+        out["min_ttl"] = _seconds(doc, "min_ttl", 0, None)
+        out["timeout"] = _seconds(doc, "timeout", 0, 86400)
     ctx = doc.get("context", {})
     if not isinstance(ctx, dict) or not all(
         isinstance(k, str) and k in CONTEXT_VARS and isinstance(v, str) and len(v) <= 4096
@@ -140,12 +132,80 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def call(message: dict[str, Any], timeout: float = 5.0, path: str | None = None) -> dict[str, Any]:
-    """Send one request to the daemon and return its reply; DaemonUnavailable if none."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _seconds(doc: dict[str, Any], name: str, low: float, high: float | None) -> float | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        span = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
+        raise ProtocolError(f"{name} must be a number of seconds {span}")
+    return float(value)
+
+
+def _connect(path: str, timeout: float) -> socket.socket:
+    """Connect, after checking the folder and the socket, and that the listener is us.
+
+    A burst of callers larger than the listen backlog gets EAGAIN: wait for the daemon to
+    drain it (within ``timeout``) rather than fall onto the slow path.
+    """
+    folder = os.path.dirname(path)
     try:
-        sock.settimeout(timeout)
-        sock.connect(path or socket_path())
+        rundir.check(folder)
+        rundir.check_socket(path)
+    except rundir.Untrusted as exc:
+        raise Untrusted(str(exc)) from None
+    except FileNotFoundError:
+        raise DaemonUnavailable("no daemon socket") from None
+    end = time.monotonic() + timeout
+    pause = 0.002
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(max(0.05, end - time.monotonic()))
+            sock.connect(path)
+            break
+        except (BlockingIOError, InterruptedError):
+            sock.close()
+            if time.monotonic() + pause > end:
+                raise DaemonTimedOut("the daemon's socket stayed full") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        except BaseException:
+            sock.close()
+            raise
+    from credhelper.peercred import peer_uid
+
+    try:
+        uid = peer_uid(sock)
+    except OSError:
+        uid = None
+    if uid is not None and uid != os.geteuid():
+        sock.close()
+        raise Untrusted(f"the process listening on {path} runs as uid {uid}, not as you")
+    return sock
+
+
+def call(message: dict[str, Any], timeout: float = 5.0, path: str | None = None) -> dict[str, Any]:
+    """Send one request to the daemon and return its reply.
+
+    DaemonUnavailable if none answers, Untrusted if what answers may not be ours (nothing is
+    sent to it), DaemonTimedOut if it took the request but did not answer in ``timeout``.
+    """
+    end = time.monotonic() + timeout
+    try:
+        sock = _connect(path or socket_path(), timeout)
+    except DaemonUnavailable:
+        raise
+    except OSError as exc:
+        raise DaemonUnavailable(str(exc)) from None
+    try:
+        sock.settimeout(max(0.05, end - time.monotonic()))
         sock.sendall(encode({"v": PROTOCOL, **message}))
         chunks = []
         size = 0
@@ -158,6 +218,8 @@ def call(message: dict[str, Any], timeout: float = 5.0, path: str | None = None)
             if chunk.endswith(b"\n") or size > MAX_MESSAGE:
                 break
         return decode(b"".join(chunks))
+    except socket.timeout:
+        raise DaemonTimedOut(f"no answer within {timeout:g} s") from None
     except (OSError, ProtocolError) as exc:
         raise DaemonUnavailable(str(exc)) from None
     finally:

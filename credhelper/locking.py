@@ -8,6 +8,7 @@ import os
 import threading
 from typing import Iterator
 
+from credhelper import deadline
 from credhelper.errors import CredhelperError
 from credhelper.paths import lock_dir
 
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 #: credential_process that runs credhelper again inherits it, so a chain that needs its own
 #: session fails at once instead of waiting for a lock its own parent holds.
 HELD_VAR = "CREDHELPER_HELD_LOCKS"
+#: How deep credhelper runs inside itself (a source's credential_process running credhelper).
+DEPTH_VAR = "CREDHELPER_DEPTH"
 
 _local = threading.local()
 _export = True
@@ -29,7 +32,8 @@ def keep_held_locks_private() -> None:
     _export = False
 
 
-def _held() -> list[str]:
+def held() -> list[str]:
+    """Session locks held by this thread and by the processes that started us."""
     inherited = [k for k in os.environ.get(HELD_VAR, "").split(",") if k]
     return inherited + list(getattr(_local, "keys", []))
 
@@ -39,21 +43,27 @@ def hold(key: str, timeout: float) -> Iterator[None]:
     """Hold the lock for ``key``; a holder that dies releases it with its file descriptor."""
     import filelock
 
-    if key in _held():
+    if key in held():
         raise CredhelperError(
             "this profile's source runs credhelper for the same profile (a loop through "
             "credential_process)",
             "fix source_profile so that the chain ends in keys, SSO or credential_source",
         )
     path = lock_dir() / f"{key}.lock"
-    lock = filelock.FileLock(str(path), timeout=timeout)
+    limit = min(timeout, deadline.remaining(timeout))
+    lock = filelock.FileLock(str(path), timeout=limit)
     try:
-        lock.acquire()
+        with deadline.step("waiting for another credhelper fetching the same session"):
+            lock.acquire()
     except filelock.Timeout:
+        d = deadline.current()
+        if d is not None and d.remaining() <= 0:
+            raise d.error() from None
         raise CredhelperError(
-            f"another credhelper held the session lock for over {timeout:g} s",
-            "it may be waiting for an MFA code in another terminal; retry, or raise "
-            "CREDHELPER_LOCK_TIMEOUT",
+            f"another credhelper process has been fetching this session for over {limit:g} s "
+            "(waiting for STS, a source's credential_process, or an MFA code in another "
+            "terminal)",
+            "retry, or raise CREDHELPER_LOCK_TIMEOUT",
         ) from None
     mine = getattr(_local, "keys", [])
     _local.keys = [*mine, key]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from credhelper import ipc
+from credhelper import rundir
+from credhelper.errors import CredhelperError
+
+log = logging.getLogger(__name__)
 
 
 def private_dir(path: str | Path) -> Path:
@@ -20,12 +24,29 @@ def private_dir(path: str | Path) -> Path:
 
 
 def runtime_dir() -> Path:
-    """``platformdirs.user_runtime_dir("credhelper")``, computed as the hot path does."""
-    return private_dir(ipc.runtime_dir())
+    """The runtime folder, created if needed and checked (see :mod:`credhelper.rundir`);
+    CredhelperError if it may be someone else's."""
+    folder, _warning = rundir.choose()
+    try:
+        return Path(rundir.ensure(folder))
+    except (rundir.Untrusted, OSError) as exc:
+        raise CredhelperError(
+            f"the runtime folder {folder} is not safe to use: {exc}",
+            "remove it (or what is wrong on the way to it), or set XDG_RUNTIME_DIR to a "
+            "private folder (owned by you, mode 0700)",
+        ) from None
 
 
 def lock_dir() -> Path:
-    return private_dir(runtime_dir() / "locks")
+    """Session locks: in the runtime folder, or, when that is not safe, in the user's cache
+    folder (in-process callers still make one STS call at a time without a daemon)."""
+    try:
+        return private_dir(runtime_dir() / "locks")
+    except CredhelperError as exc:
+        import platformdirs
+
+        log.debug("locks not in the runtime folder: %s", exc.message)
+        return private_dir(Path(platformdirs.user_cache_dir("credhelper")) / "locks")
 
 
 def log_dir() -> Path:

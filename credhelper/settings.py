@@ -21,6 +21,7 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_KEYRING_SERVICE = "credhelper"
 DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
 DEFAULT_MFA_WARN_BEFORE = 30 * 60.0
+DEFAULT_TIMEOUT = 30.0
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -31,7 +32,7 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
         value = float(raw)
     except ValueError:
         value = minimum - 1
-    if value < minimum:
+    if not minimum <= value < float("inf"):  # NaN and infinity too
         raise CredhelperError(
             f"{name}={raw!r} is not a number of seconds >= {minimum:g}",
             f"fix or unset {name}",
@@ -64,6 +65,7 @@ class Settings:
         "autostart",
         "idle_timeout",
         "mfa_warn_before",
+        "timeout",
     )
 
     #: Renew a cached session with less life left than this (CREDHELPER_MIN_TTL, seconds).
@@ -81,6 +83,9 @@ class Settings:
     #: The daemon warns (log, status, desktop notification) this long before an MFA session
     #: ends (CREDHELPER_MFA_WARN_BEFORE).
     mfa_warn_before: float
+    #: One call's time limit, everything included but a person typing a code
+    #: (CREDHELPER_TIMEOUT); the daemon bounds each fetch by it too.
+    timeout: float
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class Settings:
         autostart: bool = True,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         mfa_warn_before: float = DEFAULT_MFA_WARN_BEFORE,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         values = dict(locals())
         del values["self"]
@@ -131,4 +137,5 @@ class Settings:
             autostart=_flag(env, "CREDHELPER_AUTOSTART", True),
             idle_timeout=_number(env, "CREDHELPER_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT, 1),
             mfa_warn_before=_number(env, "CREDHELPER_MFA_WARN_BEFORE", DEFAULT_MFA_WARN_BEFORE, 0),
+            timeout=_number(env, "CREDHELPER_TIMEOUT", DEFAULT_TIMEOUT, 1),
         )

@@ -9,6 +9,9 @@ from typing import Any
 from credhelper import ipc
 from credhelper.errors import CredhelperError
 
+#: As credhelper.sts.SKEW_WARNED (not imported: that module needs botocore).
+SKEW_WARNED = 300.0
+
 
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
@@ -25,6 +28,13 @@ def table(reply: dict[str, Any]) -> str:
         f"daemon pid {daemon.get('pid')} (credhelper {daemon.get('version')}), "
         f"socket {daemon.get('socket')}"
     ]
+    skew = reply.get("clock_skew_seconds")
+    if isinstance(skew, (int, float)) and abs(skew) > SKEW_WARNED:
+        ahead = "behind" if skew > 0 else "ahead of"
+        lines.append(
+            f"warning: this machine's clock is {abs(skew):.0f} s {ahead} STS's; expiry times "
+            "are corrected, but fix the clock (NTP)"
+        )
     rows = [
         (
             "PROFILE",
@@ -62,6 +72,10 @@ def table(reply: dict[str, Any]) -> str:
 def run(as_json: bool = False) -> int:
     try:
         reply = ipc.call({"op": "status"}, timeout=5.0)
+    except ipc.Untrusted as exc:
+        raise CredhelperError(
+            f"not asking the daemon: {exc}", "see 'Trust' in docs/security.md"
+        ) from None
     except ipc.DaemonUnavailable:
         raise CredhelperError(
             "no credhelper daemon is running",
@@ -70,7 +84,11 @@ def run(as_json: bool = False) -> int:
     if not reply.get("ok"):
         raise CredhelperError(f"the daemon answered: {reply.get('error')}", "see its log")
     if as_json:
-        doc = {"daemon": reply.get("daemon"), "profiles": reply.get("profiles", [])}
+        doc = {
+            "daemon": reply.get("daemon"),
+            "profiles": reply.get("profiles", []),
+            "clock_skew_seconds": reply.get("clock_skew_seconds"),
+        }
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(table(reply) + "\n")

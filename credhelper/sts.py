@@ -8,8 +8,10 @@ applies that profile's ``region``, ``sts_regional_endpoints``, ``endpoint_url`` 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from credhelper import deadline
 from credhelper.credentials import Credentials, utcnow
 from credhelper.errors import CredhelperError
 from credhelper.profiles import RoleStep
@@ -17,6 +19,13 @@ from credhelper.profiles import RoleStep
 log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
+#: A difference from STS's clock beyond this is corrected in expiry times (the Date header has
+#: one-second resolution, and round trips add their share).
+SKEW_CORRECTED = 30.0
+#: ... and beyond this, warned about: something is wrong with this machine's clock.
+SKEW_WARNED = 300.0
+#: The last difference seen between STS's clock and ours (seconds; positive: STS is ahead).
+observed_skew: float | None = None
 
 _HINTS = {
     "AccessDenied": (
@@ -41,10 +50,15 @@ def client(profile: str | None, source: Credentials, fallback_region: str | None
     if profile is not None and profile in session.available_profiles:
         session = botocore.session.Session(profile=profile)
     region = session.get_config_variable("region") or fallback_region or DEFAULT_REGION
+    # Timeouts and retries from what is left of the call's deadline, so that all attempts
+    # together end within it.
+    left = deadline.remaining()
+    attempts = 3 if left >= 15 else 2 if left >= 6 else 1
+    per_try = max(1.0, left * 0.9 / attempts)
     config = botocore.config.Config(
-        connect_timeout=5,
-        read_timeout=30,
-        retries={"mode": "standard", "total_max_attempts": 3},
+        connect_timeout=min(5.0, per_try),
+        read_timeout=per_try,
+        retries={"mode": "standard", "total_max_attempts": attempts},
         user_agent_extra="credhelper",
     )
     return session.create_client(
@@ -79,7 +93,8 @@ def assume_role(
     issued = utcnow()
     with translated_errors(f"AssumeRole on {step.role_arn}"):
         sts = client(step.profile, source, fallback_region)
-        response = sts.assume_role(**params)
+        with deadline.step(f"AssumeRole on {step.role_arn} (STS at {sts.meta.endpoint_url})"):
+            response = sts.assume_role(**params)
     creds = _session(response, issued)
     log.info("assumed %s as %s", step.role_arn, creds.describe())
     return creds
@@ -97,22 +112,61 @@ def get_session_token(
     issued = utcnow()
     with translated_errors(f"GetSessionToken with MFA device {serial}"):
         sts = client(profile, source, fallback_region)
-        response = sts.get_session_token(
-            DurationSeconds=duration, SerialNumber=serial, TokenCode=code
-        )
+        with deadline.step(f"GetSessionToken for {serial} (STS at {sts.meta.endpoint_url})"):
+            response = sts.get_session_token(
+                DurationSeconds=duration, SerialNumber=serial, TokenCode=code
+            )
     creds = _session(response, issued)
     log.info("MFA session %s for %s", creds.describe(), serial)
     return creds
 
 
-def _session(response: dict[str, Any], issued: Any) -> Credentials:
+def _session(response: dict[str, Any], issued: datetime) -> Credentials:
+    """The session, its expiry put on our clock: STS says when it ends by its own clock, and
+    a machine whose clock is off would otherwise hand out sessions already expired for AWS
+    (ours behind) or renew them in a loop (ours ahead)."""
     c = response["Credentials"]
+    expiration = c["Expiration"]
+    skew = _skew(response, issued)
+    if skew is not None and abs(skew) > SKEW_CORRECTED:
+        expiration = expiration - timedelta(seconds=skew)
     return Credentials(
         access_key_id=c["AccessKeyId"],
         secret_access_key=c["SecretAccessKey"],
         session_token=c["SessionToken"],
-        expiration=c["Expiration"],
+        expiration=expiration,
         issued=issued,
+    )
+
+
+def _skew(response: dict[str, Any], issued: datetime) -> float | None:
+    """STS's clock minus ours, from the response's Date header (None if it has none)."""
+    global observed_skew
+    from email.utils import parsedate_to_datetime
+
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    try:
+        server = parsedate_to_datetime(headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if server.tzinfo is None:
+        return None
+    received = utcnow()
+    ours = issued + (received - issued) / 2
+    skew = (server - ours).total_seconds()
+    if abs(skew) > SKEW_WARNED and (
+        observed_skew is None or abs(observed_skew) <= SKEW_WARNED
+    ):
+        log.warning("warning: %s", skew_text(skew))
+    observed_skew = skew
+    return skew
+
+
+def skew_text(skew: float) -> str:
+    ahead = "behind" if skew > 0 else "ahead of"
+    return (
+        f"this machine's clock is {abs(skew):.0f} s {ahead} STS's; session expiry times are "
+        "corrected, but fix the clock (NTP)"
     )
 
 
@@ -146,7 +200,19 @@ def translate(exc: BaseException, what: str) -> CredhelperError | None:
         if code.startswith("Throttl") or code in ("RequestLimitExceeded", "ServiceUnavailable"):
             hint = "STS is busy; retry in a moment"
         return CredhelperError(f"{what} failed: {code}: {message}", hint)
-    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError)):
+    if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "STS")
+        d = deadline.current()
+        if d is not None and d.remaining() < 1.0:
+            return deadline.TimedOut(
+                f"{what} failed: STS at {endpoint} did not answer within {d.seconds:g} s",
+                "check the network, proxy settings or endpoint_url, or raise CREDHELPER_TIMEOUT",
+            )
+        return CredhelperError(
+            f"{what} failed: STS at {endpoint} did not answer in time",
+            "check the network, proxy settings, or endpoint_url",
+        )
+    if isinstance(exc, bx.EndpointConnectionError):
         return CredhelperError(
             f"{what} failed: cannot reach STS ({exc})",
             "check the network, proxy settings, or endpoint_url",

@@ -18,10 +18,15 @@ def start_in_background() -> None:
     Its stdout and stderr must not be ours: botocore reads our pipes until they close, so an
     inherited pipe would make the SDK wait for the daemon to exit.
     """
+    from credhelper.errors import CredhelperError
     from credhelper.paths import log_dir
 
-    if _daemon_lock_held():
-        log.debug("a daemon is running or starting; not starting another")
+    try:
+        if _daemon_lock_held():
+            log.debug("a daemon is running or starting; not starting another")
+            return
+    except CredhelperError as exc:
+        log.warning("warning: not starting the credhelper daemon: %s", exc.message)
         return
     try:
         path = log_dir() / "daemon.log"

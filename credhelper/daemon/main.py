@@ -11,10 +11,11 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from credhelper import ipc, locking
+from credhelper import children, ipc, locking
 from credhelper.credentials import format_time
+from credhelper.daemon import threads
 from credhelper.daemon.notify import notify
 from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
 from credhelper.daemon.server import Server
@@ -81,7 +82,8 @@ def _listening_socket(path: str) -> tuple[socket.socket, bool]:
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
-    sock.listen(128)
+    # As deep a queue as the system allows: a burst of callers waits for us, not the slow path.
+    sock.listen(socket.SOMAXCONN)
     sock.setblocking(False)
     return sock, True
 
@@ -94,20 +96,31 @@ class Daemon:
         self.store = SessionStore(settings.keyring_service)
         self.context = ipc.context()
         self.scheduler = Scheduler(
-            self._fetch, settings.min_ttl, settings.idle_timeout, self._save_index
+            self._fetch,
+            settings.min_ttl,
+            settings.idle_timeout,
+            self._save_index,
+            fetch_timeout=settings.timeout,
         )
         self._stopping: asyncio.Event | None = None
         #: The AWS files that existed at the last look (one vanishing is taken as transient).
         self._present: set[Path] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    # --- blocking work, run in the thread pool -----------------------------------------------
+    # --- blocking work, each on a thread of its own (daemon/threads.py) ----------------------
 
-    def _fetch(self, profile: str, min_ttl: float, avoid: str | None = None) -> Fetched:
+    def _fetch(
+        self,
+        profile: str,
+        min_ttl: float,
+        avoid: str | None = None,
+        on_key: Callable[[str], None] = lambda key: None,
+    ) -> Fetched:
         from credhelper.resolver import provider_for
 
         settings = self.settings.replace(min_ttl=min_ttl)
         resolved = provider_for(profile, settings, _no_prompt, store=self.store)
+        on_key(resolved.key)
         creds, from_keyring = resolved.fetch(avoid=avoid)
         mfa = resolved.mfa_session
         return Fetched(
@@ -152,7 +165,7 @@ class Daemon:
     def _save_index(self) -> None:
         if self._loop is not None and self.store.available:
             profiles = sorted(self.scheduler.sessions)
-            self._loop.run_in_executor(None, self._write_index, profiles)
+            threads.run(self._write_index, profiles, name="write index")
 
     def _recheck(self, sessions: list[tuple[str, str]]) -> list[tuple[str, str | None, str]] | None:
         """After a config edit: each profile's new cache key, or None with the reason; or
@@ -187,7 +200,7 @@ class Daemon:
     async def _config_changed(self) -> None:
         assert self._loop is not None
         held = [(p, s.key) for p, s in self.scheduler.sessions.items()]
-        results = await self._loop.run_in_executor(None, self._recheck, held)
+        results = await threads.run(self._recheck, held, name="recheck config")
         if results is None:
             return
         old_keys = dict(held)
@@ -199,11 +212,16 @@ class Daemon:
                 log.info("%s: dropped (%s)", profile, reason)
                 self.scheduler.drop(profile)
                 if old_keys[profile]:
-                    await self._loop.run_in_executor(None, self.store.delete, old_keys[profile])
-            elif session.key and key != session.key:
-                # (no key yet: a first fetch is under way, and reads the config afresh)
+                    await threads.run(self.store.delete, old_keys[profile])
+                continue
+            inflight = session.inflight
+            if inflight is not None and inflight.key is not None and inflight.key != key:
+                # The fetch under way read the old config: it may be the one that hangs.
+                log.info("%s: profile changed during a fetch, starting over", profile)
+                self.scheduler.supersede(session)
+            if session.key and key != session.key:
                 log.info("%s: profile changed, fetching a new session", profile)
-                await self._loop.run_in_executor(None, self.store.delete, session.key)
+                await threads.run(self.store.delete, session.key)
                 self.scheduler.refetch_soon(session)
 
     async def _warn_mfa_loop(self) -> None:
@@ -227,15 +245,19 @@ class Daemon:
                 f"{session.profile}' to start a new one."
             )
             log.warning("%s", text)
-            await self._loop.run_in_executor(None, notify, "credhelper", text)
+            await threads.run(notify, "credhelper", text)
 
     async def serve(self, sock: socket.socket, socket_path: str) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, self._stopping.set)
-        server = Server(self.scheduler, self.context, self._stopping.set, socket_path)
-        listener = await asyncio.start_unix_server(server.handle, sock=sock, limit=ipc.MAX_MESSAGE)
+        server = Server(
+            self.scheduler, self.context, self._stopping.set, socket_path, self.settings.timeout
+        )
+        listener = await asyncio.start_unix_server(
+            server.handle, sock=sock, limit=ipc.MAX_MESSAGE, backlog=socket.SOMAXCONN
+        )
         log.info("credhelper daemon %d listening on %s", os.getpid(), socket_path)
         pending: set[asyncio.Task[Any]] = set()
 
@@ -249,29 +271,64 @@ class Daemon:
         self._present = {f for f in aws_files() if f.exists()}
         watcher = ConfigWatcher(self._loop, changed)
         watcher.start()
-        for profile, fetched in await self._loop.run_in_executor(None, self._reload):
-            self.scheduler.adopt(profile, fetched)
-            log.info("%s: reloaded from the keyring", profile)
+        # In the background: a large index takes a while, and SIGTERM must not wait for it.
+        reload = asyncio.ensure_future(self._reload_all())
         warner = asyncio.ensure_future(self._warn_mfa_loop())
         try:
             await self._stopping.wait()
         finally:
+            reload.cancel()
             warner.cancel()
             log.info("stopping")
             listener.close()
             watcher.stop()
+            killed = children.kill_all()
+            if killed:
+                log.info("killed %d source program(s) still running", killed)
             await self.scheduler.close()
+
+    async def _reload_all(self) -> None:
+        for profile, fetched in await threads.run(self._reload, name="reload"):
+            if profile not in self.scheduler.sessions:  # a caller may have been first
+                self.scheduler.adopt(profile, fetched)
+                log.info("%s: reloaded from the keyring", profile)
+
+
+def _harden() -> None:
+    """No core dumps, and not readable by ptrace or /proc of same-uid processes that are not
+    our ancestors (as ssh-agent does): the daemon holds every session in memory."""
+    import resource
+    import sys
+
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_dumpable = 4
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(pr_set_dumpable, 0, 0, 0, 0) != 0:
+                log.warning("could not make the daemon non-dumpable (errno %d)", ctypes.get_errno())
+        except (OSError, AttributeError) as exc:
+            log.warning("could not make the daemon non-dumpable (%s)", exc)
 
 
 def run() -> int:
+    from credhelper import rundir as runtime
     from credhelper.paths import runtime_dir
 
     settings = Settings.from_env()
+    _harden()
     # Children (a source profile's own credential_process) must not ask us: resolve in-process.
-    os.environ["CREDHELPER_DEPTH"] = "1"
+    os.environ[locking.DEPTH_VAR] = "1"
     locking.keep_held_locks_private()
-    rundir = runtime_dir()
-    path = ipc.socket_path()
+    children.isolate = True
+    warning = runtime.choose()[1]
+    if warning:
+        log.warning("warning: %s", warning)
+    rundir = runtime_dir()  # refuses a folder that may be someone else's
+    path = str(rundir / ipc.SOCKET_NAME)
     with single_instance(rundir):
         sock, ours = _listening_socket(path)
         try:
@@ -282,6 +339,22 @@ def run() -> int:
                     os.unlink(path)
     log.info("stopped")
     return 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, exited but not yet reaped by its parent, does
+    not: a service manager or a test may be slow to reap it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def stop(timeout: float = 10.0) -> int:
@@ -296,9 +369,7 @@ def stop(timeout: float = 10.0) -> int:
     pid = reply.get("pid")
     deadline = time.monotonic() + timeout
     while isinstance(pid, int) and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             break
         time.sleep(0.05)
     else:

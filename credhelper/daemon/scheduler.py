@@ -1,7 +1,9 @@
 """The daemon's sessions: single-flight fetches, renewal before expiry, backoff on failure.
 
-Fetching is blocking (botocore, keyring) and runs in the event loop's thread pool; all
-session state is touched only from the event loop's thread.
+Fetching is blocking (botocore, keyring) and runs on a thread of its own (daemon/threads.py)
+under a deadline; all session state is touched only from the event loop's thread. A caller
+waits at most its own time, and not at all beyond a short grace while the session held is
+still valid; a fetch made stale by a config change is dropped, not awaited.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Optional
 
-from credhelper.credentials import Credentials, format_time
+from credhelper import children, deadline
+from credhelper.credentials import LAST_RESORT, Credentials, format_time
+from credhelper.daemon import threads
 from credhelper.errors import CredhelperError
 
 log = logging.getLogger(__name__)
@@ -23,8 +27,11 @@ log = logging.getLogger(__name__)
 RENEW_MARGIN = 25 * 60
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
-#: Below the hand-out floor but still this valid: serve it rather than fail while STS fails.
-LAST_RESORT = 60.0
+#: How long a caller waits for a renewal while the session held is still valid; then it is
+#: served that one.
+RENEW_GRACE = 3.0
+#: A fetch's result arrives this long after its deadline at the latest, or is given up on.
+FETCH_SLACK = 2.0
 
 
 class PromptNeeded(CredhelperError):
@@ -43,8 +50,34 @@ class Fetched:
     keys_from: str | None = None
 
 
-#: (profile, min_ttl, key id of a session not to return) -> Fetched; blocking.
-FetchFn = Callable[[str, float, Optional[str]], Fetched]
+#: (profile, min_ttl, key id of a session not to return, told the cache key once resolved)
+#: -> Fetched; blocking, and bounded by the deadline of the thread it runs on
+#: (credhelper.deadline.current()).
+FetchFn = Callable[[str, float, Optional[str], Callable[[str], None]], Fetched]
+
+
+class Superseded(Exception):
+    """The fetch was dropped (its profile's config changed): wait for the new one."""
+
+
+@dataclass
+class Fetch:
+    """One fetch in flight: its deadline (which names what it is doing) and its outcome."""
+
+    deadline: deadline.Deadline
+    future: asyncio.Future = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    started: float = field(default_factory=time.monotonic)
+    #: The cache key of what it fetches, once resolved (from the config as it was then).
+    key: str | None = None
+
+    def timed_out(self, waited: float) -> CredhelperError:
+        what = self.deadline.doing or "fetching the session"
+        return deadline.TimedOut(
+            f"{what} has not finished after {waited:.0f} s",
+            "check the network and the source profile; the daemon goes on trying",
+        )
 #: However a session's times look, never renew more often than this.
 MIN_RENEW_GAP = 5.0
 
@@ -81,7 +114,7 @@ class Session:
     mfa_expiration: datetime | None = None
     keys_from: str | None = None
     mfa_warned: datetime | None = None  # the MFA session already warned about
-    inflight: asyncio.Future | None = None
+    inflight: Fetch | None = None
     task: asyncio.Task | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -105,9 +138,15 @@ class Session:
 
 class Scheduler:
     def __init__(
-        self, fetch: FetchFn, min_ttl: float, idle_timeout: float, on_change: Callable[[], None]
+        self,
+        fetch: FetchFn,
+        min_ttl: float,
+        idle_timeout: float,
+        on_change: Callable[[], None],
+        fetch_timeout: float = deadline.DEFAULT_TIMEOUT,
     ) -> None:
         self._fetch = fetch
+        self.fetch_timeout = fetch_timeout
         self.min_ttl = min_ttl
         self.idle_timeout = idle_timeout
         self._on_change = on_change
@@ -115,25 +154,39 @@ class Scheduler:
 
     # --- serving ---------------------------------------------------------------------------
 
-    async def get(self, profile: str, min_ttl: float | None = None) -> Credentials:
-        """Credentials with more than ``min_ttl`` left; one STS call however many wait."""
+    async def get(
+        self, profile: str, min_ttl: float | None = None, timeout: float | None = None
+    ) -> Credentials:
+        """Credentials with more than ``min_ttl`` left; one STS call however many wait.
+
+        Waits at most ``timeout``; while the session held is still valid (though under the
+        floor), at most a short grace, and then serves it.
+        """
         min_ttl = self.min_ttl if min_ttl is None else min_ttl
+        timeout = self.fetch_timeout if timeout is None else timeout
         session = self.sessions.get(profile)
         if session is None:
             session = self.sessions[profile] = Session(profile)
         session.last_used = time.time()
         if session.creds is not None and session.creds.usable(min_ttl):
             return session.creds
+        held = session.creds if session.creds is not None and session.creds.still_valid() else None
         try:
-            await self._refresh(session, min_ttl)
-        except CredhelperError:
-            if session.creds is not None and session.creds.seconds_left() > LAST_RESORT:
-                log.warning("serving %s's current session while renewal fails", profile)
-                return session.creds
-            if session.creds is None and session.task is None:
+            await self._refresh(session, min_ttl, min(timeout, RENEW_GRACE) if held else timeout)
+        except CredhelperError as exc:
+            if held is not None and held.still_valid():
+                log.warning(
+                    "%s: serving the session held (%.0f s left) while renewal %s",
+                    profile,
+                    held.seconds_left(),
+                    "is slow" if isinstance(exc, deadline.TimedOut) else "fails",
+                )
+                return held
+            if session.creds is None and session.task is None and session.inflight is None:
                 self.sessions.pop(profile, None)  # nothing to keep for a profile that fails
             raise
-        assert session.creds is not None
+        if session.creds is None:  # dropped meanwhile (its profile left the config)
+            raise CredhelperError("the profile changed while its session was fetched", "retry")
         return session.creds
 
     def adopt(self, profile: str, fetched: Fetched) -> None:
@@ -144,25 +197,83 @@ class Scheduler:
 
     # --- fetching --------------------------------------------------------------------------
 
-    async def _refresh(self, session: Session, min_ttl: float, renew: bool = False) -> None:
-        if session.inflight is None:
-            avoid = session.creds.access_key_id if renew and session.creds else None
-            session.inflight = asyncio.ensure_future(self._fetch_into(session, min_ttl, avoid))
-        inflight = session.inflight
-        try:
-            await asyncio.shield(inflight)
-        finally:
-            if inflight.done() and session.inflight is inflight:
-                session.inflight = None
+    async def _refresh(
+        self, session: Session, min_ttl: float, wait: float, renew: bool = False
+    ) -> None:
+        """Start a fetch unless one is in flight, and wait for it, at most ``wait`` seconds."""
+        end = time.monotonic() + wait
+        while True:
+            if session.inflight is None:
+                avoid = session.creds.access_key_id if renew and session.creds else None
+                fetch = session.inflight = Fetch(deadline.Deadline(self.fetch_timeout))
+                asyncio.ensure_future(self._run_fetch(session, fetch, min_ttl, avoid))
+            fetch = session.inflight
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(fetch.future), max(0.0, end - time.monotonic())
+                )
+                return
+            except asyncio.TimeoutError:
+                raise fetch.timed_out(time.monotonic() - fetch.started) from None
+            except Superseded:
+                continue  # a config change dropped it: wait for the new fetch
 
-    async def _fetch_into(self, session: Session, min_ttl: float, avoid: str | None) -> None:
-        loop = asyncio.get_running_loop()
+    async def _run_fetch(
+        self, session: Session, fetch: Fetch, min_ttl: float, avoid: str | None
+    ) -> None:
+        """Run one fetch on its own thread; settle ``fetch.future`` unless superseded."""
+
+        def resolved(key: str) -> None:
+            fetch.key = key
+
+        def work() -> Fetched:
+            with deadline.scope(fetch.deadline):
+                return self._fetch(session.profile, min_ttl, avoid, resolved)
+
+        error: BaseException | None = None
         try:
-            fetched = await loop.run_in_executor(None, self._fetch, session.profile, min_ttl, avoid)
+            fetched = await asyncio.wait_for(
+                threads.run(work, name=f"fetch {session.profile}"),
+                self.fetch_timeout + FETCH_SLACK,
+            )
+        except asyncio.TimeoutError:
+            children.kill_for(fetch.deadline)
+            error = fetch.deadline.error()
         except CredhelperError as exc:
-            session.last_error = exc.message
+            error = exc
+        except asyncio.CancelledError:
             raise
-        self._take(session, fetched)
+        except Exception as exc:  # a bug of ours: logged whole, reported as one line
+            log.exception("%s: fetch failed unexpectedly", session.profile)
+            error = CredhelperError(
+                f"unexpected error in the daemon ({type(exc).__name__}: {exc})",
+                "see the daemon's log and report it",
+            )
+        if fetch.future.done():  # superseded meanwhile: its result is for the old config
+            return
+        if session.inflight is fetch:
+            session.inflight = None
+        if error is not None:
+            if isinstance(error, CredhelperError):
+                session.last_error = error.message
+            fetch.future.set_exception(error)
+            fetch.future.exception()  # retrieved: nobody may be waiting any more
+            return
+        if self.sessions.get(session.profile) is session:
+            self._take(session, fetched)
+        fetch.future.set_result(None)
+
+    def supersede(self, session: Session) -> None:
+        """Drop the fetch in flight (the config changed under it): its waiters start anew,
+        and the source programs it started are killed."""
+        fetch = session.inflight
+        if fetch is None:
+            return
+        session.inflight = None
+        if not fetch.future.done():
+            fetch.future.set_exception(Superseded())
+            fetch.future.exception()
+        children.kill_for(fetch.deadline)
 
     def _take(self, session: Session, fetched: Fetched) -> None:
         session.role_arn, session.key, session.creds = fetched.role_arn, fetched.key, fetched.creds
@@ -218,7 +329,12 @@ class Scheduler:
         creds = session.creds
         life = (creds.lifetime() or creds.seconds_left()) if creds else 3600.0
         try:
-            await self._refresh(session, renew_threshold(life, self.min_ttl), renew=True)
+            await self._refresh(
+                session,
+                renew_threshold(life, self.min_ttl),
+                self.fetch_timeout + 2 * FETCH_SLACK,
+                renew=True,
+            )
         except CredhelperError as exc:
             session.failures += 1
             delay = backoff(session.failures)
@@ -243,6 +359,7 @@ class Scheduler:
     def drop(self, profile: str) -> Session | None:
         session = self.sessions.pop(profile, None)
         if session is not None:
+            self.supersede(session)
             if session.task is not None and session.task is not asyncio.current_task():
                 session.task.cancel()
             self._on_change()
@@ -250,6 +367,7 @@ class Scheduler:
 
     def refetch_soon(self, session: Session) -> None:
         """Forget the held session (its profile changed) and fetch the new one now."""
+        self.supersede(session)
         session.creds = None
         session.renew_at = time.time()
         session.wake.set()

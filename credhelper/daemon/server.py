@@ -9,14 +9,15 @@ from typing import Any, Awaitable, Callable
 
 from credhelper import __version__, ipc
 from credhelper.credentials import abbreviate
-from credhelper.daemon.peercred import peer_uid
 from credhelper.daemon.scheduler import PromptNeeded, Scheduler
 from credhelper.errors import CredhelperError
+from credhelper.peercred import peer_uid
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
+REPLY_MARGIN = 0.5
 
 
 class Server:
@@ -26,8 +27,11 @@ class Server:
         context: dict[str, str],
         stop: Callable[[], None],
         socket_path: str,
+        timeout: float = 30.0,
     ) -> None:
         self.scheduler = scheduler
+        #: How long a caller that names no time of its own may wait.
+        self.timeout = timeout
         self.context = context
         self._stop = stop
         self.socket_path = socket_path
@@ -68,15 +72,20 @@ class Server:
         try:
             request = ipc.validate_request(ipc.decode(line))
         except ipc.ProtocolError as exc:
-            return _error(str(exc))
+            # A client of another version may still resolve in-process: say why, let it.
+            return {**_error(str(exc)), "fallback": True}
         return await self._handlers[request["op"]](request)
 
     async def _get(self, request: dict[str, Any]) -> dict[str, Any]:
         if request["context"] != self.context:
             # Another AWS config (or keyring service) than the daemon's: resolve in-process.
             return {**_error("the daemon serves another AWS configuration"), "fallback": True}
+        timeout = request["timeout"] if request.get("timeout") is not None else self.timeout
         try:
-            creds = await self.scheduler.get(request["profile"], request["min_ttl"])
+            # Answer a little before the caller gives up, so that it gets our reason.
+            creds = await self.scheduler.get(
+                request["profile"], request["min_ttl"], max(0.0, timeout - REPLY_MARGIN)
+            )
         except PromptNeeded as exc:
             return {**_error(exc.line()), "fallback": True}
         except CredhelperError as exc:
@@ -98,6 +107,7 @@ class Server:
                 },
             },
             "profiles": self.scheduler.status(),
+            "clock_skew_seconds": _skew(),
         }
 
     async def _forget(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +123,13 @@ class Server:
     async def _stop_op(self, request: dict[str, Any]) -> dict[str, Any]:
         asyncio.get_running_loop().call_soon(self._stop)
         return {"v": ipc.PROTOCOL, "ok": True, "pid": os.getpid()}
+
+
+def _skew() -> float | None:
+    """STS's clock minus ours, as last seen (None before any STS call)."""
+    from credhelper import sts
+
+    return None if sts.observed_skew is None else round(sts.observed_skew, 1)
 
 
 def _error(message: str) -> dict[str, Any]:

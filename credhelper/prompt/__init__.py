@@ -48,11 +48,17 @@ def checked(request: CodeRequest, code: str, where: str) -> str:
 
 def ask(request: CodeRequest, timeout: float = TIMEOUT) -> str:
     """A code from the first driver that can ask."""
+    import contextlib
+
+    from credhelper import deadline
     from credhelper.prompt import command, dialog, terminal
 
+    d = deadline.current()
     for driver in (command, terminal, dialog):
         try:
-            code = driver.ask(request, timeout)
+            # A person's time is not the call's: the deadline stops while they type.
+            with d.paused_for_person() if d is not None else contextlib.nullcontext():
+                code = driver.ask(request, timeout)
         except Unavailable as exc:
             log.debug("MFA prompt %s unavailable: %s", driver.__name__, exc)
             continue

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from credhelper import locking
+from credhelper import deadline, locking
 from credhelper.credentials import Credentials
+from credhelper.errors import CredhelperError
 from credhelper.providers import Provider
 from credhelper.store import SessionStore
 
 log = logging.getLogger(__name__)
+
+#: How long renewing a still-valid session may hold its caller up before that session is
+#: served instead.
+RENEW_GRACE = 3.0
 
 
 def cache_key(identity: dict[str, Any]) -> str:
@@ -44,33 +50,49 @@ class CachedProvider:
     def key(self) -> str:
         return cache_key(self.identity())
 
-    def _cached(self, key: str, avoid: str | None = None) -> Any:
-        creds = self.store.get(key)
-        if creds is not None and creds.access_key_id == avoid:
-            return None
-        if creds is not None and creds.usable(self.min_ttl):
-            log.debug("cache hit for %s: %s", self.profile, creds.describe())
-            return creds
-        return None
-
     def fetch(self, avoid: str | None = None) -> Credentials:
         """A usable session: the keyring's, else a new one. ``avoid`` names a session (by key
-        id) not to return even if usable: the daemon renewing the one it holds."""
+        id) not to return even if usable: the daemon renewing the one it holds.
+
+        One fetch at a time per key, across processes (the lock needs no keyring, so this holds
+        without one too). A session that is still valid but under the floor is renewed with a
+        short budget and served if renewal is slow or fails: a caller never waits out a
+        hanging STS while it holds something that works.
+        """
         key = self.key
         self.last_hit = True
-        creds = self._cached(key, avoid)
-        if creds is None and not self.store.available:
-            self.last_hit = False
-            creds = self.inner.fetch()
-        if creds is not None:
-            self.current = creds
-            return creds
-        with locking.hold(key, self.lock_timeout):
-            # Whoever held the lock before us may have just stored a fresh session.
-            creds = self._cached(key, avoid)
-            if creds is None:
-                self.last_hit = False
-                creds = self.inner.fetch()
-                self.store.put(key, creds, self.profile, getattr(self.inner, "KIND", "role"))
+        held = self.store.get(key)
+        if held is not None and held.access_key_id == avoid:
+            held = None
+        if held is not None and held.usable(self.min_ttl):
+            log.debug("cache hit for %s: %s", self.profile, held.describe())
+            self.current = held
+            return held
+        spare = held if held is not None and held.still_valid() else None
+        try:
+            with contextlib.ExitStack() as stack:
+                if spare is not None:
+                    stack.enter_context(deadline.scope(deadline.Deadline(
+                        min(RENEW_GRACE, deadline.remaining()))))
+                stack.enter_context(locking.hold(key, self.lock_timeout))
+                # Whoever held the lock before us may have just stored a fresh session.
+                creds = self.store.get(key)
+                if creds is None or creds.access_key_id == avoid or not creds.usable(
+                    self.min_ttl
+                ):
+                    self.last_hit = False
+                    creds = self.inner.fetch()
+                    self.store.put(key, creds, self.profile, getattr(self.inner, "KIND", "role"))
+        except CredhelperError as exc:
+            if spare is None:
+                raise
+            log.warning(
+                "serving %s's current session (%.0f s left) while renewal fails: %s",
+                self.profile,
+                spare.seconds_left(),
+                exc.message,
+            )
+            self.last_hit = True
+            creds = spare
         self.current = creds
         return creds

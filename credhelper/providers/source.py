@@ -58,10 +58,36 @@ class BotocoreProfileSource:
         return {"profile": self.spec.profile, "settings": list(self.spec.fingerprint)}
 
     def fetch(self) -> Credentials:
+        import functools
+
+        import botocore.credentials
         import botocore.session
 
-        with translated_errors(f"resolving source profile '{self.profile}'"):
-            creds = botocore.session.Session(profile=self.profile).get_credentials()
+        from credhelper import children, deadline
+
+        session = botocore.session.Session(profile=self.profile)
+        resolver = session.get_component("credential_provider")
+        # botocore runs a credential_process with no time limit: ours has the deadline's.
+        label = f"the credential_process of source profile '{self.profile}'"
+        for i, provider in enumerate(resolver.providers):
+            if provider.METHOD == botocore.credentials.ProcessProvider.METHOD:
+                resolver.providers[i] = botocore.credentials.ProcessProvider(
+                    profile_name=self.profile,
+                    load_config=lambda: session.full_config,
+                    popen=functools.partial(children.Popen, label=label),
+                )
+        with deadline.step(f"resolving source profile '{self.profile}'"), translated_errors(
+            f"resolving source profile '{self.profile}'"
+        ):
+            try:
+                creds = session.get_credentials()
+            except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+                # botocore parses a credential_process's output without checking it is JSON
+                raise CredhelperError(
+                    f"the credential_process of source profile '{self.profile}' did not print "
+                    "a credential_process JSON document",
+                    "run that command by hand to see what it prints",
+                ) from None
         if creds is None:
             raise _missing(self.profile, f"profile '{self.profile}' has none")
         return _from_botocore(creds)

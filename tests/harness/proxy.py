@@ -8,6 +8,7 @@ touching the product or moto. Everything is stdlib so the proxy cannot hide clie
 from __future__ import annotations
 
 import datetime as _dt
+import email.utils
 import http.client
 import json
 import re
@@ -122,6 +123,7 @@ class StsProxy:
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
         self._expiration_seconds: float | None = None
+        self._skew: float = 0.0
         self._expiration_actions: set[str] | None = None
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
@@ -258,11 +260,18 @@ class StsProxy:
         return self.add_fault(Fault(action=action, times=times, drop=True))
 
     def clear_faults(self) -> None:
-        """Drop all pending faults, the `fault` hook and the expiration rewrite."""
+        """Drop all pending faults, the `fault` hook, the expiration rewrite and clock skew."""
         with self._lock:
             self._faults.clear()
             self._expiration_seconds = None
+            self._skew = 0.0
             self.fault = None
+
+    def skew_clock(self, seconds: float) -> None:
+        """Play an STS whose clock is `seconds` ahead of ours (negative: behind): its Date
+        header and every Expiration it sends are shifted by that much, consistently."""
+        with self._lock:
+            self._skew = seconds
 
     def rewrite_expiration(
         self, seconds: float | None, actions: Iterable[str] | None = None
@@ -295,15 +304,31 @@ class StsProxy:
                     return fault
         return None
 
+    def _shift_date(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        with self._lock:
+            skew = self._skew
+        if not skew:
+            return headers
+        out = []
+        for name, value in headers:
+            if name.lower() == "date":
+                when = email.utils.parsedate_to_datetime(value) + _dt.timedelta(seconds=skew)
+                value = email.utils.format_datetime(when, usegmt=True)
+            out.append((name, value))
+        return out
+
     def _rewrite(self, call: Call, body: bytes) -> bytes:
         with self._lock:
             seconds = self._expiration_seconds
             actions = self._expiration_actions
+            skew = self._skew
+        if skew and call.service == "sts":
+            body = _EXPIRATION_RE.sub(lambda m: _shifted(m.group(0), skew), body)
         if seconds is None or call.service != "sts":
             return body
         if actions is not None and call.action not in actions:
             return body
-        when = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=seconds)
+        when = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=seconds + skew)
         stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
         return _EXPIRATION_RE.sub(b"<Expiration>" + stamp + b"</Expiration>", body)
 
@@ -313,6 +338,15 @@ class StsProxy:
                 self._conns.add(conn)
             else:
                 self._conns.discard(conn)
+
+
+def _shifted(element: bytes, skew: float) -> bytes:
+    """`<Expiration>...</Expiration>` moved by `skew` seconds."""
+    text = element.decode()
+    stamp = text[text.index(">") + 1 : text.rindex("<")]
+    when = _dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    when += _dt.timedelta(seconds=skew)
+    return b"<Expiration>" + when.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + b"</Expiration>"
 
 
 def _parse_call(method: str, path: str, headers: http.client.HTTPMessage, body: bytes) -> Call:
@@ -471,6 +505,7 @@ def _make_handler(proxy: StsProxy) -> type[BaseHTTPRequestHandler]:
                 self._reply(502, [("Content-Type", "text/xml")], msg, head)
                 return
             call.status = status
+            headers = proxy._shift_date(headers)
             self._reply(status, headers, proxy._rewrite(call, data), head)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
