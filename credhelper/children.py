@@ -19,6 +19,7 @@ from typing import Any
 
 from credhelper import deadline, locking
 from credhelper.errors import CredhelperError
+from credhelper.recursion import DEPTH_VAR, HELD_VAR
 
 #: In the daemon: children get their own session (no terminal to share) and are killed as a
 #: group. In a caller's process they stay in its group, so that a source may use the terminal.
@@ -38,8 +39,8 @@ class Popen(subprocess.Popen):  # type: ignore[type-arg]
         env = dict(os.environ if kw.get("env") is None else kw["env"])
         held = locking.held()
         if held:
-            env[locking.HELD_VAR] = ",".join(held)
-        env.setdefault(locking.DEPTH_VAR, "1")
+            env[HELD_VAR] = ",".join(held)
+        env.setdefault(DEPTH_VAR, "1")
         kw["env"] = env
         if isolate:
             kw["start_new_session"] = True

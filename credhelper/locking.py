@@ -11,15 +11,10 @@ from typing import Iterator
 from credhelper import deadline
 from credhelper.errors import CredhelperError
 from credhelper.paths import lock_dir
+from credhelper.recursion import HELD_VAR
 
 log = logging.getLogger(__name__)
 
-#: Keys whose locks an ancestor process holds. A source profile resolved by a
-#: credential_process that runs credhelper again inherits it, so a chain that needs its own
-#: session fails at once instead of waiting for a lock its own parent holds.
-HELD_VAR = "CREDHELPER_HELD_LOCKS"
-#: How deep credhelper runs inside itself (a source's credential_process running credhelper).
-DEPTH_VAR = "CREDHELPER_DEPTH"
 
 _local = threading.local()
 _export = True

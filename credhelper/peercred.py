@@ -1,11 +1,18 @@
-"""Who is on the other end of a Unix socket: the kernel's word, not the client's."""
+"""Who is on the other end of a Unix socket: the kernel's word, not the peer's.
+
+Both ways, as ssh-agent does: the daemon drops a client of another uid, and the client will
+not talk to a listener of another uid. Standard library only (the hot path uses it).
+"""
 
 from __future__ import annotations
 
 import socket
 import struct
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def peer_uid(sock: Any) -> int | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from credhelper import ipc
-from credhelper.deadline import Deadline
 from credhelper.errors import CredhelperError
-from credhelper.locking import DEPTH_VAR
+from credhelper.recursion import DEPTH_VAR
 from credhelper.settings import Settings
 
 TYPE_CHECKING = False
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Callable, TypeVar
 
     from credhelper.credentials import Credentials
+    from credhelper.deadline import Deadline
 
     T = TypeVar("T")
 
@@ -100,7 +101,8 @@ class _Asked:
         self.distrust: str | None = None
         #: Whether the warning about the runtime folder was already shown.
         self.warned = False
-        self.deadline: Deadline | None = None
+        #: When the call began (its deadline counts from there).
+        self.started: float | None = None
 
 
 _asked = _Asked()
@@ -126,7 +128,8 @@ def from_daemon(profile: str, min_ttl: float | None = None) -> int | None:
         return None
     from credhelper import rundir
 
-    deadline = _asked.deadline = Deadline(settings.timeout)
+    # (the deadline module is not imported here: the daemon gets the seconds left, that's all)
+    started = _asked.started = time.monotonic()
     _asked.asked = True
     folder, warning = rundir.choose()
     if warning:
@@ -136,13 +139,13 @@ def from_daemon(profile: str, min_ttl: float | None = None) -> int | None:
         "op": "get",
         "profile": profile,
         "min_ttl": settings.min_ttl,
-        "timeout": deadline.remaining(),
+        "timeout": settings.timeout,
         "context": ipc.context(),
     }
     try:
         reply = ipc.call(
             request,
-            timeout=deadline.remaining() + REPLY_SLACK,
+            timeout=settings.timeout - (time.monotonic() - started) + REPLY_SLACK,
             path=os.path.join(folder, ipc.SOCKET_NAME),
         )
     except ipc.Untrusted as exc:
@@ -189,7 +192,10 @@ def run(profile: str, min_ttl: float | None = None, use_daemon: bool = True) -> 
                 "warning: not using the credhelper daemon: %s; resolving in-process",
                 _asked.distrust or warning,
             )
-        deadline = _asked.deadline or Deadline(settings.timeout)
+        from credhelper.deadline import Deadline
+
+        spent = time.monotonic() - _asked.started if _asked.started is not None else 0.0
+        deadline = Deadline(max(0.0, settings.timeout - spent))
         creds = bounded(lambda: resolve_credentials(profile, settings), deadline)
     except CredhelperError as exc:
         raise exc.for_profile(profile) from exc.__cause__

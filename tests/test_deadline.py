@@ -393,3 +393,16 @@ def test_clock_skew_is_corrected_and_warned_about(world, daemons, proxy, skew):
     assert proxy.count("AssumeRole") == before
     row = d.status()["profiles"][0]
     assert row["renews_in"] > 1000, row
+
+
+def test_a_hung_source_in_process_is_killed_at_the_deadline(world, proxy, tmp_path):
+    script = tmp_path / "hang-source.py"
+    script.write_text(HANG)
+    world.add_profile("src", credential_process=f"{sys.executable} {script}")
+    world.add_profile("hung", role_arn=world.setting(ROLE, "role_arn"), source_profile="src")
+    result, took = call(world, "hung", CREDHELPER_NO_DAEMON="1")
+    line = one_line(result)
+    print(f"in-process, hung source: {took:.1f} s: {line}")
+    assert took <= TIMEOUT + SLACK
+    assert "the credential_process of source profile 'src' did not finish within 6 s" in line
+    wait_until(lambda: not hung_processes(str(script)), 5, what="the hung source killed")

@@ -22,6 +22,7 @@ from credhelper.daemon.server import Server
 from credhelper.daemon.watcher import ConfigWatcher
 from credhelper.errors import CredhelperError
 from credhelper.prompt import CodeRequest
+from credhelper.recursion import DEPTH_VAR
 from credhelper.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -321,7 +322,7 @@ def run() -> int:
     settings = Settings.from_env()
     _harden()
     # Children (a source profile's own credential_process) must not ask us: resolve in-process.
-    os.environ[locking.DEPTH_VAR] = "1"
+    os.environ[DEPTH_VAR] = "1"
     locking.keep_held_locks_private()
     children.isolate = True
     warning = runtime.choose()[1]
