@@ -28,7 +28,7 @@ from harness.daemon import DaemonProc, exchange, send_request, start_daemon, wai
 from credhelper import store
 
 ROLE = "s3fullaccess-user1-role"
-TIMEOUT = 6.0
+TIMEOUT = float(os.environ.get("CREDHELPER_TEST_TIMEOUT", "6"))
 #: What a caller may take beyond CREDHELPER_TIMEOUT: interpreter start, a busy machine.
 SLACK = 3.0
 
@@ -102,8 +102,9 @@ def test_sts_hanging_with_nothing_held_ends_in_one_line_within_the_deadline(
     print(f"{through}: STS hanging, nothing held: answered in {took:.1f} s: {line}")
     assert took <= TIMEOUT + SLACK
     assert "AssumeRole on" in line and "STS at http" in line  # the real cause, named
-    # one round of attempts, the daemon's or the caller's, never both
-    assert 1 <= proxy.count("AssumeRole") <= 2
+    assert "did not answer" in line
+    # one round of attempts (botocore's, at most 3), the daemon's or the caller's, never both
+    assert 1 <= proxy.count("AssumeRole") <= 3
 
 
 def test_sts_hanging_a_valid_session_is_served_without_waiting(world, daemons, proxy):
@@ -404,5 +405,6 @@ def test_a_hung_source_in_process_is_killed_at_the_deadline(world, proxy, tmp_pa
     line = one_line(result)
     print(f"in-process, hung source: {took:.1f} s: {line}")
     assert took <= TIMEOUT + SLACK
-    assert "the credential_process of source profile 'src' did not finish within 6 s" in line
+    assert "the credential_process of source profile 'src' did not finish within" in line
+    assert f"within {TIMEOUT:g} s" in line
     wait_until(lambda: not hung_processes(str(script)), 5, what="the hung source killed")
