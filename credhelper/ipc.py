@@ -78,6 +78,12 @@ def encode(message: dict[str, Any]) -> bytes:
     return data
 
 
+def _short(value: Any) -> str:
+    """A value quoted in an error, cut short: the reply must stay small whatever was sent."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     doc = dict(pairs)
     if len(doc) != len(pairs):
@@ -97,7 +103,7 @@ def decode(line: bytes) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ProtocolError("not a JSON object")
     if type(doc.get("v")) is not int or doc["v"] != PROTOCOL:  # true == 1.0 == 1 in Python
-        raise ProtocolError(f"unsupported protocol version {doc.get('v')!r}")
+        raise ProtocolError(f"unsupported protocol version {_short(doc.get('v'))}")
     return doc
 
 
@@ -105,10 +111,10 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     """Check every field of a request; return it with defaults filled in."""
     op = doc.get("op")
     if op not in OPS:
-        raise ProtocolError(f"unknown op {op!r}")
+        raise ProtocolError(f"unknown op {_short(op)}")
     unknown = set(doc) - {"v", "op", "profile", "min_ttl", "context", "timeout"}
     if unknown:
-        raise ProtocolError(f"unknown fields {sorted(unknown)}")
+        raise ProtocolError(f"unknown fields {_short(sorted(unknown))}")
     out: dict[str, Any] = {"op": op}
     if op == "forget":  # drop sessions from memory: one profile's, or (no profile) all
         profile = doc.get("profile")

@@ -147,6 +147,11 @@ def _text(profile: str, values: Mapping[str, Any], key: str) -> str | None:
     return value or None
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is true, and ``int("²")`` raises."""
+    return text.isascii() and text.isdigit()
+
+
 def _role_step(name: str, values: Mapping[str, Any]) -> RoleStep:
     role_arn = _text(name, values, "role_arn") or ""
     if not ROLE_ARN.match(role_arn):
@@ -165,7 +170,7 @@ def _role_step(name: str, values: Mapping[str, Any]) -> RoleStep:
     duration = _text(name, values, "duration_seconds")
     seconds: int | None = None
     if duration is not None:
-        if not duration.isdigit() or not 900 <= int(duration) <= 43200:
+        if not _digits(duration) or not 900 <= int(duration) <= 43200:
             raise CredhelperError(
                 f"duration_seconds {duration!r} is not a number of seconds from 900 to 43200",
                 "fix the AWS config",
@@ -302,7 +307,7 @@ def _with_mfa_session(chain: Chain, profiles: Mapping[str, Mapping[str, Any]]) -
     duration = DEFAULT_MFA_SESSION
     if raw is not None:
         low, high = MFA_SESSION_RANGE
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not _digits(raw) or not low <= int(raw) <= high:
             raise CredhelperError(
                 f"mfa_session_duration {raw!r} is not a number of seconds from {low} to {high}",
                 "fix the AWS config",

@@ -29,10 +29,15 @@ class Resolved:
 
     def keys_from(self) -> str:
         """Where the chain's first credentials come from ("keyring", "credentials_file"...)."""
+        import botocore.exceptions
+
         from credhelper.profiles import FileKeys, load_profiles, source_origin
 
-        values = load_profiles().get(self.source.profile, {})
-        return source_origin(self.source, values, FileKeys.load())
+        try:
+            values = load_profiles().get(self.source.profile, {})
+            return source_origin(self.source, values, FileKeys.load())
+        except (CredhelperError, botocore.exceptions.BotoCoreError, OSError):
+            return "unknown"  # the files changed under us; shown in status only
 
     def fetch(self, avoid: str | None = None) -> tuple[Credentials, bool]:
         """(credentials, whether they came from the keyring)."""

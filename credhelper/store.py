@@ -98,7 +98,7 @@ class KeyringStore:
 
     def _limit(self) -> int | None:
         raw = os.environ.get(LIMIT_VAR)
-        if raw and raw.isdigit() and int(raw) >= 64:
+        if raw and raw.isascii() and raw.isdigit() and int(raw) >= 64:
             return int(raw)
         import keyring
 

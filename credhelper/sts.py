@@ -191,6 +191,13 @@ class translated_errors:
 def translate(exc: BaseException, what: str) -> CredhelperError | None:
     """Map a botocore exception to a user-facing error, or None if it is not botocore's."""
     import botocore.exceptions as bx
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ResponseParserError):
+        return CredhelperError(
+            f"{what} failed: the endpoint's answer is not an STS response ({exc})",
+            "check endpoint_url / AWS_ENDPOINT_URL and any proxy in between",
+        )
 
     if isinstance(exc, bx.ClientError):
         err = exc.response.get("Error", {})

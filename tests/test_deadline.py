@@ -408,3 +408,62 @@ def test_a_hung_source_in_process_is_killed_at_the_deadline(world, proxy, tmp_pa
     assert "the credential_process of source profile 'src' did not finish within" in line
     assert f"within {TIMEOUT:g} s" in line
     wait_until(lambda: not hung_processes(str(script)), 5, what="the hung source killed")
+
+
+# --- what the fuzzing found (tests/test_fuzz.py), kept as plain regressions -------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["true", "/nonexistent/credential-helper", "'unterminated", "printf '\\377'"],
+    ids=["prints-nothing", "missing-program", "bad-quoting", "not-utf8"],
+)
+def test_a_broken_source_program_is_one_line_naming_it(world, daemons, proxy, command):
+    world.add_profile("brokensrc", credential_process=command)
+    world.add_profile(
+        "broken", role_arn=world.setting(ROLE, "role_arn"), source_profile="brokensrc"
+    )
+    daemons()
+    for overrides in ({}, {"CREDHELPER_NO_DAEMON": "1"}):
+        line = one_line(call(world, "broken", **overrides)[0])
+        assert line.startswith("credhelper: profile 'broken': ")
+        assert "source profile 'brokensrc'" in line
+        assert "unexpected error" not in line
+
+
+def test_unicode_digits_in_a_duration_are_refused_cleanly(world, daemons, proxy):
+    world.add_profile(
+        "sup",
+        role_arn=world.setting(ROLE, "role_arn"),
+        source_profile="account1",
+        duration_seconds="²",
+    )
+    d = daemons()
+    for overrides in ({}, {"CREDHELPER_NO_DAEMON": "1"}):
+        line = one_line(call(world, "sup", **overrides)[0])
+        assert "duration_seconds '²' is not a number of seconds" in line
+    # and the daemon goes on applying config edits afterwards
+    world.add_profile("sup", role_arn=world.setting(ROLE, "role_arn"), source_profile="account1")
+    assert call(world, "sup")[0].returncode == 0
+    assert d.ping()["pid"] == d.pid
+
+
+def test_an_error_about_a_huge_value_still_gets_a_short_reply(world, daemons, proxy):
+    d = daemons()
+    for frame in (
+        b'{"v":[' + b",".join([b"0"] * 22000) + b"]}\n",
+        b'{"v":1,"op":"' + "\u0378".encode() * 10000 + b'"}\n',
+    ):
+        raw = exchange(d.socket, frame)
+        assert raw.endswith(b"\n") and len(raw) < 1000, raw[:200]
+        assert json.loads(raw)["ok"] is False
+    assert d.ping()["pid"] == d.pid
+
+
+def test_an_html_page_instead_of_sts_is_one_line(world, daemons, proxy):
+    daemons()
+    page = b"<!doctype html><html><body>502 Bad Gateway</body></html>"
+    proxy.inject("AssumeRole", 500, page, times=20, content_type="text/html")
+    for overrides in ({}, {"CREDHELPER_NO_DAEMON": "1"}):
+        line = one_line(call(world, **overrides)[0])
+        assert "AssumeRole on" in line and "unexpected error" not in line

@@ -194,6 +194,9 @@ class Daemon:
                 out.append((profile, key, ""))
             except CredhelperError as exc:
                 out.append((profile, None, exc.line()))
+            except Exception as exc:  # a bug of ours: shown whole, and the others go on
+                log.exception("%s: re-reading its profile failed", profile)
+                out.append((profile, None, f"unexpected error: {type(exc).__name__}"))
         return out
 
     # --- event loop ----------------------------------------------------------------------
@@ -262,8 +265,14 @@ class Daemon:
         log.info("credhelper daemon %d listening on %s", os.getpid(), socket_path)
         pending: set[asyncio.Task[Any]] = set()
 
+        async def reconcile() -> None:
+            try:
+                await self._config_changed()
+            except Exception:
+                log.exception("applying a config change failed; sessions kept")
+
         def changed() -> None:
-            task = asyncio.ensure_future(self._config_changed())
+            task = asyncio.ensure_future(reconcile())
             pending.add(task)
             task.add_done_callback(pending.discard)
 

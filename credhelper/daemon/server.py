@@ -51,7 +51,11 @@ class Server:
                 log.warning("refused a connection from uid %d", uid)
                 return
             reply = await self._answer(reader)
-            writer.write(ipc.encode(reply))
+            try:
+                data = ipc.encode(reply)
+            except ipc.ProtocolError:  # never silence: a short error instead
+                data = ipc.encode(_error("the reply would be too large"))
+            writer.write(data)
             await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         except (ConnectionError, asyncio.TimeoutError, OSError):
             pass

@@ -36,6 +36,21 @@ def _from_botocore(creds: Any) -> Credentials:
     )
 
 
+def _source_failed(profile: str, exc: Exception) -> CredhelperError:
+    import json
+
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, AttributeError)):
+        return CredhelperError(
+            f"the credential_process of source profile '{profile}' did not print a "
+            f"credential_process JSON document ({type(exc).__name__}: {exc})",
+            "run that command by hand to see what it prints",
+        )
+    return CredhelperError(
+        f"resolving source profile '{profile}' failed ({type(exc).__name__}: {exc})",
+        f"check profile '{profile}' in the AWS config; run its credential_process by hand",
+    )
+
+
 def _missing(profile: str, detail: str) -> CredhelperError:
     return CredhelperError(
         f"no source credentials: {detail}",
@@ -61,36 +76,38 @@ class BotocoreProfileSource:
         import functools
 
         import botocore.credentials
+        import botocore.exceptions
         import botocore.session
 
         from credhelper import children, deadline
 
-        session = botocore.session.Session(profile=self.profile)
-        resolver = session.get_component("credential_provider")
-        # botocore runs a credential_process with no time limit: ours has the deadline's.
         label = f"the credential_process of source profile '{self.profile}'"
-        for i, provider in enumerate(resolver.providers):
-            if provider.METHOD == botocore.credentials.ProcessProvider.METHOD:
-                resolver.providers[i] = botocore.credentials.ProcessProvider(
-                    profile_name=self.profile,
-                    load_config=lambda: session.full_config,
-                    popen=functools.partial(children.Popen, label=label),
-                )
         with deadline.step(f"resolving source profile '{self.profile}'"), translated_errors(
             f"resolving source profile '{self.profile}'"
         ):
             try:
+                session = botocore.session.Session(profile=self.profile)
+                resolver = session.get_component("credential_provider")
+                # botocore runs a credential_process with no time limit: ours has the deadline.
+                for i, provider in enumerate(resolver.providers):
+                    if provider.METHOD == botocore.credentials.ProcessProvider.METHOD:
+                        resolver.providers[i] = botocore.credentials.ProcessProvider(
+                            profile_name=self.profile,
+                            load_config=lambda: session.full_config,
+                            popen=functools.partial(children.Popen, label=label),
+                        )
                 creds = session.get_credentials()
-            except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
-                # botocore parses a credential_process's output without checking it is JSON
-                raise CredhelperError(
-                    f"the credential_process of source profile '{self.profile}' did not print "
-                    "a credential_process JSON document",
-                    "run that command by hand to see what it prints",
-                ) from None
-        if creds is None:
-            raise _missing(self.profile, f"profile '{self.profile}' has none")
-        return _from_botocore(creds)
+                if creds is None:
+                    raise _missing(self.profile, f"profile '{self.profile}' has none")
+                return _from_botocore(creds)
+            except (CredhelperError, botocore.exceptions.BotoCoreError):
+                raise
+            except Exception as exc:
+                # botocore's providers run the user's programs and read the user's files, and
+                # let many kinds of errors through (a credential_process that prints no JSON,
+                # cannot be run, or is empty; a nested section where a value belongs).
+                log.debug("source profile %s", self.profile, exc_info=True)
+                raise _source_failed(self.profile, exc) from None
 
 
 @dataclass
