@@ -273,8 +273,9 @@ def test_fifty_concurrent_cold_calls_make_one_sts_call(seed_env, proxy):
     failures = [r.stderr for r in results if r.returncode != 0]
     assert failures == []
     keys = {json.loads(r.stdout)["AccessKeyId"] for r in results}
-    assert len(keys) == 1
-    assert proxy.count("AssumeRole") == 1
+    said = sorted({r.stderr.strip() for r in results if r.stderr.strip()})
+    assert len(keys) == 1, said  # (a keyring failing under load says so on stderr)
+    assert proxy.count("AssumeRole") == 1, said
     print(f"50 concurrent cold calls: {proxy.count('AssumeRole')} AssumeRole reached STS")
 
 
