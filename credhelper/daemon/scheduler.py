@@ -13,10 +13,11 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, Optional
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
 
 from credhelper import children, deadline
+from credhelper.clock import Clock
 from credhelper.credentials import LAST_RESORT, Credentials, format_time
 from credhelper.daemon import threads
 from credhelper.errors import CredhelperError
@@ -78,6 +79,8 @@ class Fetch:
             f"{what} has not finished after {waited:.0f} s",
             "check the network and the source profile; the daemon goes on trying",
         )
+
+
 #: However a session's times look, never renew more often than this.
 MIN_RENEW_GAP = 5.0
 
@@ -94,10 +97,13 @@ def renew_threshold(lifetime: float, min_ttl: float) -> float:
     return max(threshold, floor + min(120.0, lifetime / 8))
 
 
-def backoff(failures: int) -> float:
-    """Exponential backoff with full jitter: 2, 4, 8 ... s, capped at 5 min."""
+def backoff(failures: int, rand: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: 1-2, 2-4, 4-8 ... s, capped at 5 min."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(failures - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)
+    return (rand or _random).uniform(ceiling / 2, ceiling)
+
+
+_random = random.Random()
 
 
 @dataclass
@@ -107,7 +113,7 @@ class Session:
     key: str = ""
     creds: Credentials | None = None
     source: str = "daemon"
-    last_used: float = field(default_factory=time.time)
+    last_used: float = 0.0
     last_error: str | None = None
     renew_at: float | None = None
     failures: int = 0
@@ -118,13 +124,14 @@ class Session:
     task: asyncio.Task | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def status(self, now: float) -> dict:
+    def status(self, now: float) -> dict[str, Any]:
         creds = self.creds
+        at = datetime.fromtimestamp(now, timezone.utc)
         return {
             "profile": self.profile,
             "role_arn": self.role_arn or None,
             "expiration": format_time(creds.expiration) if creds and creds.expiration else None,
-            "seconds_left": round(creds.seconds_left()) if creds else None,
+            "seconds_left": round(creds.seconds_left(at)) if creds else None,
             "renews_in": round(self.renew_at - now) if self.renew_at and creds else None,
             "last_error": self.last_error,
             "failures": self.failures,
@@ -144,8 +151,12 @@ class Scheduler:
         idle_timeout: float,
         on_change: Callable[[], None],
         fetch_timeout: float = deadline.DEFAULT_TIMEOUT,
+        clock: Clock | None = None,
+        rand: random.Random | None = None,
     ) -> None:
         self._fetch = fetch
+        self.clock = clock or Clock()
+        self._rand = rand or _random
         self.fetch_timeout = fetch_timeout
         self.min_ttl = min_ttl
         self.idle_timeout = idle_timeout
@@ -167,18 +178,21 @@ class Scheduler:
         session = self.sessions.get(profile)
         if session is None:
             session = self.sessions[profile] = Session(profile)
-        session.last_used = time.time()
-        if session.creds is not None and session.creds.usable(min_ttl):
+        session.last_used = self.clock.time()
+        now = self.clock.now()
+        if session.creds is not None and session.creds.usable(min_ttl, now):
             return session.creds
-        held = session.creds if session.creds is not None and session.creds.still_valid() else None
+        held = (
+            session.creds if session.creds is not None and session.creds.still_valid(now) else None
+        )
         try:
             await self._refresh(session, min_ttl, min(timeout, RENEW_GRACE) if held else timeout)
         except CredhelperError as exc:
-            if held is not None and held.still_valid():
+            if held is not None and held.still_valid(self.clock.now()):
                 log.warning(
                     "%s: serving the session held (%.0f s left) while renewal %s",
                     profile,
-                    held.seconds_left(),
+                    held.seconds_left(self.clock.now()),
                     "is slow" if isinstance(exc, deadline.TimedOut) else "fails",
                 )
                 return held
@@ -191,7 +205,7 @@ class Scheduler:
 
     def adopt(self, profile: str, fetched: Fetched) -> None:
         """Take a session found in the keyring at start-up, and keep it renewed."""
-        session = self.sessions.setdefault(profile, Session(profile))
+        session = self.sessions.setdefault(profile, Session(profile, last_used=self.clock.time()))
         self._take(session, fetched)
         session.source = "keyring"
 
@@ -287,7 +301,7 @@ class Scheduler:
             "%s: holding %s, renewal in %.0f s",
             session.profile,
             fetched.creds.describe(),
-            (session.renew_at or 0) - time.time(),
+            (session.renew_at or 0) - self.clock.time(),
         )
         self._on_change()
 
@@ -295,10 +309,10 @@ class Scheduler:
         creds = session.creds
         if creds is None or creds.expiration is None:
             return
-        life = creds.lifetime() or creds.seconds_left()
-        jitter = random.uniform(0, min(60.0, life / 20))
+        life = creds.lifetime() or creds.seconds_left(self.clock.now())
+        jitter = self._rand.uniform(0, min(60.0, life / 20))
         renew_at = creds.expiration.timestamp() - renew_threshold(life, self.min_ttl) - jitter
-        session.renew_at = max(renew_at, time.time() + MIN_RENEW_GAP)
+        session.renew_at = max(renew_at, self.clock.time() + MIN_RENEW_GAP)
         if session.task is None or session.task.done():
             session.task = asyncio.ensure_future(self._renew_loop(session))
         session.wake.set()
@@ -307,19 +321,17 @@ class Scheduler:
 
     async def _renew_loop(self, session: Session) -> None:
         while self.sessions.get(session.profile) is session:
-            delay = (session.renew_at or time.time() + 60) - time.time()
+            now = self.clock.time()
+            delay = (session.renew_at or now + 60) - now
             if delay > 0:
                 session.wake.clear()
-                try:
-                    await asyncio.wait_for(session.wake.wait(), timeout=delay)
-                except asyncio.TimeoutError:
-                    pass
+                await self.clock.wait(session.wake, delay)
                 continue  # re-read renew_at: it may have moved
-            if time.time() - session.last_used > self.idle_timeout:
+            if now - session.last_used > self.idle_timeout:
                 log.info(
                     "%s: idle for %.0f s, no longer renewed",
                     session.profile,
-                    time.time() - session.last_used,
+                    now - session.last_used,
                 )
                 self.drop(session.profile)
                 return
@@ -327,7 +339,7 @@ class Scheduler:
 
     async def _renew(self, session: Session) -> None:
         creds = session.creds
-        life = (creds.lifetime() or creds.seconds_left()) if creds else 3600.0
+        life = (creds.lifetime() or creds.seconds_left(self.clock.now())) if creds else 3600.0
         try:
             await self._refresh(
                 session,
@@ -337,11 +349,12 @@ class Scheduler:
             )
         except CredhelperError as exc:
             session.failures += 1
-            delay = backoff(session.failures)
+            delay = backoff(session.failures, self._rand)
             if creds is not None:
                 # Never sleep past the point where the session can no longer be handed out.
-                delay = min(delay, max(1.0, creds.seconds_left() - LAST_RESORT))
-            session.renew_at = time.time() + delay
+                left = creds.seconds_left(self.clock.now())
+                delay = min(delay, max(1.0, left - LAST_RESORT))
+            session.renew_at = self.clock.time() + delay
             log.warning(
                 "%s: renewal failed (%s); retry %d in %.1f s",
                 session.profile,
@@ -351,7 +364,7 @@ class Scheduler:
             )
         except Exception:
             session.failures += 1
-            session.renew_at = time.time() + backoff(session.failures)
+            session.renew_at = self.clock.time() + backoff(session.failures, self._rand)
             log.exception("%s: renewal crashed; will retry", session.profile)
 
     # --- housekeeping ----------------------------------------------------------------------
@@ -369,7 +382,7 @@ class Scheduler:
         """Forget the held session (its profile changed) and fetch the new one now."""
         self.supersede(session)
         session.creds = None
-        session.renew_at = time.time()
+        session.renew_at = self.clock.time()
         session.wake.set()
         if session.task is None or session.task.done():
             session.task = asyncio.ensure_future(self._renew_loop(session))
@@ -377,7 +390,7 @@ class Scheduler:
     def mfa_ending(self, within: float) -> list[Session]:
         """Sessions whose MFA session ends within ``within`` seconds, not yet warned about;
         each is returned once per MFA session."""
-        now = time.time()
+        now = self.clock.time()
         due = []
         for session in self.sessions.values():
             end = session.mfa_expiration
@@ -386,8 +399,8 @@ class Scheduler:
                 due.append(session)
         return due
 
-    def status(self) -> list[dict]:
-        now = time.time()
+    def status(self) -> list[dict[str, Any]]:
+        now = self.clock.time()
         return [s.status(now) for s in sorted(self.sessions.values(), key=lambda s: s.profile)]
 
     async def close(self) -> None:

@@ -1,0 +1,186 @@
+"""The daemon's scheduler in virtual time: when it renews, how it backs off, when it lets go.
+
+Fetches are a fake that records the virtual time of each call; everything else is the real
+scheduler (its single-flight, its thread per fetch, its serving rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from datetime import timedelta
+from typing import Callable
+
+import pytest
+
+from credhelper.credentials import Credentials
+from credhelper.daemon import scheduler as sched
+from credhelper.daemon.scheduler import BACKOFF_CAP, Fetched, Scheduler, renew_threshold
+from credhelper.errors import CredhelperError
+
+from .vclock import VirtualClock, settle
+
+HOUR = 3600.0
+
+
+class FakeSts:
+    """Hands out sessions of ``life`` seconds at the clock's time; can be made to fail or block."""
+
+    def __init__(self, clock: VirtualClock, life: float = HOUR) -> None:
+        self.clock, self.life = clock, life
+        self.calls: list[float] = []
+        self.fail_from: int | None = None  # calls numbered from 1
+        self.gate: threading.Event | None = None
+        self.real_delay = 0.0
+
+    def __call__(
+        self, profile: str, min_ttl: float, avoid: str | None, on_key: Callable[[str], None]
+    ) -> Fetched:
+        self.calls.append(self.clock.t)
+        n = len(self.calls)
+        on_key("key-" + profile)
+        if self.real_delay:
+            time.sleep(self.real_delay)
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.fail_from is not None and n >= self.fail_from:
+            raise CredhelperError("AssumeRole failed: ServiceUnavailable")
+        issued = self.clock.now()
+        creds = Credentials(
+            access_key_id=f"ASIA{n:016d}",
+            secret_access_key="secret",
+            session_token="token",
+            expiration=issued + timedelta(seconds=self.life),
+            issued=issued,
+        )
+        return Fetched("arn:aws:iam::123456789012:role/r", "key-" + profile, creds, False)
+
+
+def make(life: float = HOUR, idle: float = 24 * HOUR, min_ttl: float = 960.0):
+    clock = VirtualClock(time.time())
+    sts = FakeSts(clock, life)
+    s = Scheduler(
+        sts, min_ttl, idle, lambda: None, fetch_timeout=5.0, clock=clock, rand=random.Random(7)
+    )
+    return clock, sts, s
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_renewal_threshold_rules():
+    assert renew_threshold(HOUR, 960) == 1500  # 25 min for an hour's session
+    assert renew_threshold(12 * HOUR, 960) == 4 * HOUR  # a third of a long one
+    # a short session: never at the floor, never at once
+    assert renew_threshold(40, 960) == 30
+    assert 0 < renew_threshold(900, 960) < 900
+
+
+def test_an_hours_session_is_renewed_25_minutes_before_its_end_and_not_before():
+    async def main():
+        clock, sts, s = make()
+        first = await s.get("p")
+        start = clock.t
+        await clock.advance(HOUR - 1500 - 61)  # before the earliest jittered moment
+        assert len(sts.calls) == 1
+        await clock.advance(62)
+        assert len(sts.calls) == 2
+        assert HOUR - 1500 - 60 <= sts.calls[1] - start <= HOUR - 1500
+        second = await s.get("p")
+        assert second.access_key_id != first.access_key_id
+        await s.close()
+
+    run(main())
+
+
+def test_failed_renewals_back_off_and_the_held_session_is_served_meanwhile():
+    async def main():
+        clock, sts, s = make()
+        held = await s.get("p")
+        sts.fail_from = 2
+        start = clock.t
+        await clock.advance(HOUR - 1500 - 61)
+        assert len(sts.calls) == 1
+        await clock.advance(1061)  # the renewal fails, and so does every retry
+        gaps = [b - a for a, b in zip(sts.calls[1:], sts.calls[2:])]
+        assert len(gaps) >= 8
+        for i, gap in enumerate(gaps[:7], start=1):
+            ceiling = min(BACKOFF_CAP, 2.0 * 2 ** (i - 1))
+            assert ceiling / 2 - 1e-6 <= gap <= ceiling + 1e-6, (i, gap)
+        assert max(gaps) <= BACKOFF_CAP + 1e-6
+        row = s.status()[0]
+        assert row["failures"] == len(sts.calls) - 1 and "ServiceUnavailable" in row["last_error"]
+        # under the floor now (500 s left) but valid: a caller is served it, STS failing
+        assert (await s.get("p")).access_key_id == held.access_key_id
+        # near the end, retries come before the session can no longer be handed out
+        await clock.advance(HOUR - (clock.t - start) - 40)
+        assert sts.calls[-1] - start >= HOUR - 40 - BACKOFF_CAP
+        await s.close()
+
+    run(main())
+
+
+def test_a_profile_nobody_asks_for_is_dropped_at_its_next_renewal():
+    async def main():
+        clock, sts, s = make(idle=3000)
+        await s.get("p")
+        await clock.advance(HOUR - 1440)  # renewed once: not idle yet (about 2100 s)
+        assert len(sts.calls) == 2 and "p" in s.sessions
+        await clock.advance(HOUR)  # the next renewal finds it idle for over 3000 s
+        assert "p" not in s.sessions
+        assert len(sts.calls) == 2
+        await s.close()
+
+    run(main())
+
+
+def test_many_callers_at_once_make_one_fetch():
+    async def main():
+        clock, sts, s = make()
+        sts.real_delay = 0.05
+        results = await asyncio.gather(*(s.get("p") for _ in range(50)))
+        assert len(sts.calls) == 1
+        assert len({c.access_key_id for c in results}) == 1
+        await s.close()
+
+    run(main())
+
+
+def test_a_valid_session_is_served_while_its_renewal_is_slow(monkeypatch):
+    monkeypatch.setattr(sched, "RENEW_GRACE", 0.05)
+
+    async def main():
+        clock, sts, s = make()
+        held = await s.get("p")
+        sts.gate = threading.Event()  # the renewal hangs
+        await clock.advance(HOUR - 700)  # 700 s left: under the 960 s floor, still valid
+        assert len(sts.calls) == 2
+        t0 = time.monotonic()
+        served = await s.get("p")
+        assert served.access_key_id == held.access_key_id
+        assert time.monotonic() - t0 < 1.0
+        sts.gate.set()
+        await settle()
+        assert (await s.get("p")).access_key_id != held.access_key_id
+        await s.close()
+
+    run(main())
+
+
+def test_with_nothing_held_a_caller_waits_at_most_its_time():
+    async def main():
+        clock, sts, s = make()
+        sts.gate = threading.Event()
+        t0 = time.monotonic()
+        with pytest.raises(CredhelperError) as err:
+            await s.get("p", timeout=0.2)
+        assert time.monotonic() - t0 < 1.0
+        assert "has not finished after" in err.value.message
+        sts.gate.set()
+        await settle()
+        await s.close()
+
+    run(main())
