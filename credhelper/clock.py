@@ -21,8 +21,12 @@ class Clock:
         return datetime.fromtimestamp(self.time(), timezone.utc)
 
     async def wait(self, event: asyncio.Event, timeout: float) -> None:
-        """Until ``event`` is set or ``timeout`` seconds have passed, whichever is first."""
+        """Until ``event`` is set or ``timeout`` seconds have passed, whichever is first.
+
+        ``asyncio.wait``, not ``wait_for``: before Python 3.12 the latter can swallow a
+        cancellation that arrives as the event is set, and a stopping daemon went on."""
+        waiter = asyncio.ensure_future(event.wait())
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            waiter.cancel()

@@ -139,7 +139,7 @@ class KeyringStore:
         count = head.get("pieces")
         if not isinstance(count, int) or not 0 < count <= 64:
             return None
-        pieces = [self._get(f"{name}#{i}") for i in range(1, count + 1)]
+        pieces = [self._get(piece) for piece in _piece_names(name, head)]
         if any(p is None for p in pieces):
             log.warning("keyring entry %s is missing a piece", name)
             return None
@@ -156,25 +156,29 @@ class KeyringStore:
         text = json.dumps({"format": FORMAT, **doc}, separators=(",", ":"), sort_keys=True)
         try:
             old = _parse(self._get(name) or "")
-            old_pieces = old.get("pieces", 0) if old else 0
             limit = self._limit()
-            pieces = 0
+            new_pieces: list[str] = []
             if limit and len(text) > limit:
+                # New pieces go under names of their own (tagged with their checksum), and the
+                # head is switched to them last: a kill at any moment leaves the old entry or
+                # the new one whole, never new pieces under the old head.
+                digest = hashlib.sha256(text.encode()).hexdigest()
                 chunks = [text[i : i + limit] for i in range(0, len(text), limit)]
-                for i, chunk in enumerate(chunks, 1):
-                    self._set(f"{name}#{i}", chunk)
-                pieces = len(chunks)
                 head = {
                     "format": FORMAT,
-                    "pieces": pieces,
-                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                    "pieces": len(chunks),
+                    "sha256": digest,
+                    "tag": digest[:12],
                 }
+                new_pieces = _piece_names(name, head)
+                for piece, chunk in zip(new_pieces, chunks):
+                    self._set(piece, chunk)
                 self._set(name, json.dumps(head, separators=(",", ":"), sort_keys=True))
             else:
                 self._set(name, text)
-            if isinstance(old_pieces, int):
-                for i in range(pieces + 1, min(old_pieces, 64) + 1):
-                    self._del(f"{name}#{i}")
+            for piece in _piece_names(name, old):
+                if piece not in new_pieces:
+                    self._del(piece)
         except Exception as exc:
             self._unavailable(exc)
             return False
@@ -185,13 +189,27 @@ class KeyringStore:
             return
         try:
             old = _parse(self._get(name) or "")
-            count = old.get("pieces", 0) if old else 0
             self._del(name)
-            if isinstance(count, int):
-                for i in range(1, min(count, 64) + 1):
-                    self._del(f"{name}#{i}")
+            for piece in _piece_names(name, old):
+                self._del(piece)
         except Exception as exc:
             self._unavailable(exc)
+
+
+def _piece_names(name: str, head: dict[str, Any] | None) -> list[str]:
+    """The entries a split value's head points at (none for a whole value).
+
+    ``name#TAG.1 ...`` with the tag the head names; heads written before tags existed point
+    at ``name#1 ...``.
+    """
+    count = head.get("pieces") if head else None
+    if not isinstance(count, int) or not 0 < count <= 64:
+        return []
+    assert head is not None
+    tag = head.get("tag")
+    if isinstance(tag, str) and tag.isalnum() and len(tag) <= 64:
+        return [f"{name}#{tag}.{i}" for i in range(1, count + 1)]
+    return [f"{name}#{i}" for i in range(1, count + 1)]
 
 
 def _parse(text: str) -> dict[str, Any] | None:

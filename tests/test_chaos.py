@@ -121,8 +121,8 @@ def keyring_state(service: str) -> dict[str, store.Credentials]:
             raise AssertionError(f"keyring entry {name} is not JSON: {value[:80]!r}") from None
         assert isinstance(doc, dict) and doc.get("format") == store.FORMAT, (name, value[:80])
         if "pieces" in doc:  # a split entry: the head names its pieces and their checksum
-            count = doc["pieces"]
-            names = [f"{name}#{i}" for i in range(1, count + 1)]
+            count, tag = doc["pieces"], doc["tag"]
+            names = [f"{name}#{tag}.{i}" for i in range(1, count + 1)]
             missing = [n for n in names if n not in raw]
             assert not missing, f"split keyring entry {name} lacks {missing}"
             value = "".join(raw[n] for n in names)
@@ -139,8 +139,9 @@ def keyring_state(service: str) -> dict[str, store.Credentials]:
             names_list = doc.get("profiles")
             assert isinstance(names_list, list), (name, doc)
             assert all(isinstance(n, str) for n in names_list), (name, doc)
-    # A piece beyond what its head claims is left over from a longer value: harmless only if
-    # its head exists (it is deleted after the head is rewritten); an orphan piece is not.
+    # A piece its head does not claim is left over from a rewrite cut short (new pieces are
+    # written before the head moves to them) or from before: harmless only if its head exists;
+    # an orphan piece is not.
     for piece in pieces - claimed:
         assert piece.split("#", 1)[0] in heads, f"orphan keyring piece {piece}"
     return sessions
@@ -571,9 +572,10 @@ def test_kill_9_at_random_moments_loses_nothing_and_leaves_nothing_half_written(
 
 
 # --- what the loop found ---------------------------------------------------------------------
-# Product bugs this loop ran into, each reduced to a small repro (the first two fail every
-# time here, the third within a few kills). They are expected to fail: xfail, not strict, so
-# each shows as XPASS once fixed; then drop its marker. Each has its own gnome-keyring too.
+# Product bugs this loop ran into, each reduced to a small repro, now fixed: the daemon's
+# index written by one writer in order and not before the reload is done; a stop during the
+# reload honoured; a split keyring entry rewritten under new piece names, the head last.
+# Each has its own gnome-keyring too.
 
 
 def index_profiles(env: AwsEnv) -> list[str]:
@@ -590,12 +592,6 @@ def serve_every_profile(env: AwsEnv) -> None:
     wait_until(lambda: index_profiles(env) == sorted(PROFILES), 10, what="the daemon's index")
 
 
-@pytest.mark.xfail(
-    reason="product bug: Daemon._save_index queues one keyring write per adopted session "
-    "(['a'], ['a','b'], ...) on the thread pool; they land in any order, so after a restart "
-    "the index keeps only some of the profiles, and the next restart reloads only those",
-    strict=False,
-)
 def test_a_daemon_restarted_after_kill_9_still_reloads_every_profile(
     chaos_env, secret_service, tmp_path
 ):
@@ -642,13 +638,6 @@ def test_a_daemon_restarted_after_kill_9_still_reloads_every_profile(
             d.kill()
 
 
-@pytest.mark.xfail(
-    reason="product bug: SIGTERM while a restarted daemon reloads from the keyring, with "
-    "callers already served, never stops it: Scheduler.close() cancels renewal tasks whose "
-    "wake event adopt() has just set, and asyncio.wait_for (Python < 3.12) swallows that "
-    "cancellation, so the daemon logs 'stopping' and goes on renewing",
-    strict=False,
-)
 def test_a_daemon_stopped_while_it_reloads_from_the_keyring_stops(
     chaos_env, secret_service, tmp_path
 ):
@@ -686,12 +675,6 @@ def test_a_daemon_stopped_while_it_reloads_from_the_keyring_stops(
             d.kill()
 
 
-@pytest.mark.xfail(
-    reason="product bug: KeyringStore.write rewrites a split entry's pieces in place and its "
-    "head last, so a kill -9 in between leaves new pieces under the old head: the entry fails "
-    "its checksum and the session is lost (for an MFA session: a new code)",
-    strict=False,
-)
 def test_kill_9_while_a_split_keyring_entry_is_rewritten_leaves_it_whole(
     chaos_env, secret_service, proxy
 ):

@@ -107,6 +107,8 @@ class Daemon:
         #: The AWS files that existed at the last look (one vanishing is taken as transient).
         self._present: set[Path] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._index_wanted: asyncio.Event | None = None
+        self._reloaded = False
 
     # --- blocking work, each on a thread of its own (daemon/threads.py) ----------------------
 
@@ -164,9 +166,24 @@ class Daemon:
         self.store.set_names(INDEX_KEY, profiles)
 
     def _save_index(self) -> None:
-        if self._loop is not None and self.store.available:
-            profiles = sorted(self.scheduler.sessions)
-            threads.run(self._write_index, profiles, name="write index")
+        """Ask for the index to be written (by one writer, in order: the latest state wins).
+
+        Not before the reload at start-up is done: until then the index still lists profiles
+        not reloaded yet, and a kill -9 must not leave it listing only some of them."""
+        if self._index_wanted is not None and self._reloaded:
+            self._index_wanted.set()
+
+    async def _index_writer(self) -> None:
+        assert self._index_wanted is not None
+        while True:
+            await self._index_wanted.wait()
+            self._index_wanted.clear()
+            if self.store.available:
+                profiles = sorted(self.scheduler.sessions)
+                try:
+                    await threads.run(self._write_index, profiles, name="write index")
+                except Exception:
+                    log.exception("writing the daemon's index failed")
 
     def _recheck(self, sessions: list[tuple[str, str]]) -> list[tuple[str, str | None, str]] | None:
         """After a config edit: each profile's new cache key, or None with the reason; or
@@ -282,6 +299,8 @@ class Daemon:
         watcher = ConfigWatcher(self._loop, changed)
         watcher.start()
         # In the background: a large index takes a while, and SIGTERM must not wait for it.
+        self._index_wanted = asyncio.Event()
+        writer = asyncio.ensure_future(self._index_writer())
         reload = asyncio.ensure_future(self._reload_all())
         warner = asyncio.ensure_future(self._warn_mfa_loop())
         try:
@@ -289,6 +308,7 @@ class Daemon:
         finally:
             reload.cancel()
             warner.cancel()
+            writer.cancel()
             log.info("stopping")
             listener.close()
             watcher.stop()
@@ -302,6 +322,8 @@ class Daemon:
             if profile not in self.scheduler.sessions:  # a caller may have been first
                 self.scheduler.adopt(profile, fetched)
                 log.info("%s: reloaded from the keyring", profile)
+        self._reloaded = True
+        self._save_index()
 
 
 def _harden() -> None:

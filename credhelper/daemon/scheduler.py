@@ -157,6 +157,7 @@ class Scheduler:
         self._fetch = fetch
         self.clock = clock or Clock()
         self._rand = rand or _random
+        self.closed = False
         self.fetch_timeout = fetch_timeout
         self.min_ttl = min_ttl
         self.idle_timeout = idle_timeout
@@ -320,7 +321,7 @@ class Scheduler:
     # --- renewing --------------------------------------------------------------------------
 
     async def _renew_loop(self, session: Session) -> None:
-        while self.sessions.get(session.profile) is session:
+        while not self.closed and self.sessions.get(session.profile) is session:
             now = self.clock.time()
             delay = (session.renew_at or now + 60) - now
             if delay > 0:
@@ -404,8 +405,13 @@ class Scheduler:
         return [s.status(now) for s in sorted(self.sessions.values(), key=lambda s: s.profile)]
 
     async def close(self) -> None:
+        """Stop renewing. Bounded: a renewal loop is told by a flag as well as cancelled (a
+        cancellation can be lost in asyncio.wait_for before Python 3.12)."""
+        self.closed = True
         for session in self.sessions.values():
+            session.wake.set()
             if session.task is not None:
                 session.task.cancel()
         tasks = [s.task for s in self.sessions.values() if s.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)

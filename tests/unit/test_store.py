@@ -69,12 +69,35 @@ def test_a_missing_or_altered_piece_makes_the_entry_absent(backend):
     ring = backend(limit=200)
     s = store.SessionStore("svc")
     s.put("k", session(), "p")
-    ring.items[("svc", "session:k#2")] = "tampered"
+    (second,) = [n for (_svc, n) in ring.items if n.startswith("session:k#") and n.endswith(".2")]
+    ring.items[("svc", second)] = "tampered"
     assert s.get("k") is None
-    del ring.items[("svc", "session:k#2")]
+    del ring.items[("svc", second)]
     assert s.get("k") is None
     s.put("k", session(), "p")  # and the next write replaces it whole
     assert s.get("k") == session()
+
+
+def test_a_rewrite_cut_short_leaves_the_old_value_whole(backend):
+    """New pieces are written under new names before the head moves to them: a kill between
+    the two leaves the old entry readable (tests/test_chaos.py does it with kill -9)."""
+    ring = backend(limit=200)
+    s = store.SessionStore("svc")
+    old = session()
+    s.put("k", old, "p")
+    new = Credentials("ASIANEWNEWNEWNEWNEW1", "n" * 40, "u" * 900, old.expiration, old.issued)
+    original = ring.set_password
+
+    def dies_at_the_head(service: str, username: str, password: str) -> None:
+        if username == "session:k":
+            raise SystemExit("killed")
+        original(service, username, password)
+
+    keyring.set_password = dies_at_the_head
+    with pytest.raises(SystemExit):
+        s.put("k", new, "p")
+    keyring.set_password = original
+    assert s.get("k") == old
 
 
 def test_unknown_formats_and_garbage_are_ignored(backend):
