@@ -266,7 +266,7 @@ def _caller_arn(profile: str, keys: Credentials) -> str:
             client = sts.client(profile, keys, None)
         except botocore.exceptions.ProfileNotFound:
             # Keys kept only in the keyring need no profile in the files: default settings.
-            client = sts.client(None, keys, None)  # type: ignore[arg-type]
+            client = sts.client(None, keys, None)
         return str(client.get_caller_identity()["Arn"])
     except Exception as exc:
         error = sts.translate(exc, "checking the keys with sts:GetCallerIdentity")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 def peer_uid(sock: Any) -> int | None:
     """The connecting process's uid (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS/BSD)."""
+    uid: int
     if sys.platform.startswith("linux"):
         data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", data)

@@ -20,7 +20,7 @@ from credhelper.settings import Settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, TypeVar
+    from typing import Any, Callable, TypeVar
 
     from credhelper.credentials import Credentials
     from credhelper.deadline import Deadline
@@ -86,7 +86,7 @@ def bounded(work: Callable[[], T], deadline: Deadline) -> T:
     return box["value"]  # type: ignore[return-value]
 
 
-def _emit(document: dict) -> None:
+def _emit(document: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(document) + "\n")
     sys.stdout.flush()
 

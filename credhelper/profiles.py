@@ -116,7 +116,8 @@ def load_profiles() -> dict[str, dict[str, Any]]:
 
     session = botocore.session.Session()
     try:
-        return session.full_config.get("profiles", {})
+        profiles: dict[str, dict[str, Any]] = session.full_config.get("profiles", {})
+        return profiles
     except botocore.exceptions.ConfigParseError as exc:
         raise CredhelperError(
             f"cannot parse the AWS config: {exc}", "fix the file's syntax"

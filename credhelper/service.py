@@ -168,7 +168,8 @@ def run(action: str, *, home: Path | None = None) -> int:
             "start `credhelper daemon` from your session's startup instead",
         )
     log.debug("service %s on %s under %s", action, sys.platform, home)
-    return getattr(backend, action)()
+    code: int = getattr(backend, action)()
+    return code
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -276,7 +276,7 @@ class SessionStore(KeyringStore):
         if self.write(f"session:{key}", encode(creds, profile, kind)):
             log.debug("cached session %s for profile %s", creds.describe(), profile)
 
-    def delete(self, key: str) -> None:  # type: ignore[override]
+    def delete(self, key: str) -> None:
         super().delete(f"session:{key}")
 
     # Long-term keys, by profile (``credhelper add``).

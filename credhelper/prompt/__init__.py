@@ -58,7 +58,7 @@ def ask(request: CodeRequest, timeout: float = TIMEOUT) -> str:
         try:
             # A person's time is not the call's: the deadline stops while they type.
             with d.paused_for_person() if d is not None else contextlib.nullcontext():
-                code = driver.ask(request, timeout)
+                code: str = driver.ask(request, timeout)
         except Unavailable as exc:
             log.debug("MFA prompt %s unavailable: %s", driver.__name__, exc)
             continue

@@ -14,8 +14,10 @@ from credhelper.prompt import Asker
 
 
 class Provider(Protocol):
-    #: The profile this provider stands for, named in errors and logs.
-    profile: str
+    #: The profile this provider stands for, named in errors and logs (read-only: the
+    #: implementations derive it from their settings).
+    @property
+    def profile(self) -> str: ...
 
     def fetch(self) -> Credentials: ...
 
@@ -36,4 +38,5 @@ class StsSession:
 
     @property
     def profile(self) -> str:
-        return self.step.profile
+        profile: str = self.step.profile
+        return profile
