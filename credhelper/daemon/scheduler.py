@@ -66,7 +66,7 @@ class Fetch:
     """One fetch in flight: its deadline (which names what it is doing) and its outcome."""
 
     deadline: deadline.Deadline
-    future: asyncio.Future = field(
+    future: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     started: float = field(default_factory=time.monotonic)
@@ -121,7 +121,7 @@ class Session:
     keys_from: str | None = None
     mfa_warned: datetime | None = None  # the MFA session already warned about
     inflight: Fetch | None = None
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def status(self, now: float) -> dict[str, Any]:
