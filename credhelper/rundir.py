@@ -88,13 +88,18 @@ def _describe(st: os.stat_result) -> str:
     return f"owned by uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}"
 
 
-def _check_own(folder: str, uid: int) -> None:
+def _lstat(path: str) -> os.stat_result:
+    """FileNotFoundError as is (nothing there: no daemon), any other failure as Untrusted."""
     try:
-        st = os.lstat(folder)
+        return os.lstat(path)
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise Untrusted(f"{folder} cannot be checked ({exc.strerror})") from None
+        raise Untrusted(f"{path} cannot be checked ({exc.strerror})") from None
+
+
+def _check_own(folder: str, uid: int) -> None:
+    st = _lstat(folder)
     if stat.S_ISLNK(st.st_mode):
         raise Untrusted(f"{folder} is a symlink ({_describe(st)})")
     if not stat.S_ISDIR(st.st_mode):
@@ -110,12 +115,7 @@ def _check_ancestors(top: str, uid: int) -> None:
     sticky; a symlink only if root owns it (macOS's /tmp and /var are root's links)."""
     current = top
     while True:
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise Untrusted(f"{current} cannot be checked ({exc.strerror})") from None
+        st = _lstat(current)
         if st.st_uid not in (0, uid):
             raise Untrusted(f"{current} belongs to someone else ({_describe(st)})")
         if stat.S_ISLNK(st.st_mode):
