@@ -44,9 +44,10 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
-from credhelper import ipc
+from credhelper import ipc, present
 from credhelper.credentials import Credentials, abbreviate, format_time
 from credhelper.errors import CredhelperError
+from credhelper.present import duration
 from credhelper.profiles import FileKeys, source_origin
 from credhelper.prompt import CodeRequest
 from credhelper.providers.cache import CachedProvider
@@ -185,19 +186,16 @@ def _ask() -> tuple[str, str]:
     captures stdout and stderr, and stdin may be a pipe."""
     import getpass
 
+    from credhelper import tty
+
     try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError as exc:
+        key_id = (tty.ask("AWS access key id: ") or "").strip()
+    except tty.NoTerminal as exc:
         raise CredhelperError(
-            f"no terminal to ask for the keys on ({exc.strerror})",
+            f"no terminal to ask for the keys on ({exc})",
             "run it in a terminal, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and pass "
             "--env",
         ) from None
-    try:
-        os.write(fd, b"AWS access key id: ")
-        key_id = os.read(fd, 1024).decode(errors="replace").strip()
-    finally:
-        os.close(fd)
     _check_key_id(key_id)  # before asking for the secret
     try:
         secret = getpass.getpass("AWS secret access key (hidden): ")
@@ -467,8 +465,7 @@ def _left(seconds: int | None) -> str:
         return "-"
     if seconds <= 0:
         return "expired"
-    h, rest = divmod(seconds, 3600)
-    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+    return duration(seconds)
 
 
 def _table(rows: list[Row], keyring_line: str) -> str:
@@ -492,8 +489,7 @@ def _table(rows: list[Row], keyring_line: str) -> str:
             notes.append(f"{r.profile}: {r.error}")
         if r.mfa_session_expiration:
             notes.append(f"{r.profile}: MFA session until {r.mfa_session_expiration}")
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+    lines = present.table(table)
     if len(table) == 1:
         lines = ["no profiles in the AWS config or credentials file, and no keys in the keyring"]
     return "\n".join([*lines, *notes, keyring_line])

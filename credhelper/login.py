@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from credhelper import prompt
 from credhelper.credentials import Credentials, format_time
+from credhelper.present import duration
 from credhelper.settings import Settings
 
 
 def _until(creds: Credentials) -> str:
-    left = int(creds.seconds_left())
-    return (
-        f"{format_time(creds.expiration)} ({left // 3600}h{left % 3600 // 60:02d}m left)"
-        if (creds.expiration)
-        else "never"
-    )
+    if creds.expiration is None:
+        return "never"
+    return f"{format_time(creds.expiration)} ({duration(creds.seconds_left())} left)"
 
 
 def run(profile: str, force: bool = False) -> int:

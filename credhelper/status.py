@@ -8,18 +8,11 @@ from typing import Any
 
 from credhelper import ipc
 from credhelper.errors import CredhelperError
+from credhelper.present import duration
+from credhelper.present import table as table_lines
 
 #: As credhelper.sts.SKEW_WARNED (not imported: that module needs botocore).
 SKEW_WARNED = 300.0
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)):
-        return "-"
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
-    h, rest = divmod(int(seconds), 3600)
-    m, s = divmod(rest, 60)
-    return f"{sign}{h}h{m:02d}m" if h else f"{sign}{m}m{s:02d}s"
 
 
 def table(reply: dict[str, Any]) -> str:
@@ -53,8 +46,8 @@ def table(reply: dict[str, Any]) -> str:
                 p.get("profile") or "-",
                 p.get("role_arn") or "-",
                 (p.get("expiration") or "-").replace("T", " ").rstrip("Z"),
-                _duration(p.get("seconds_left")),
-                _duration(p.get("renews_in")),
+                duration(p.get("seconds_left")),
+                duration(p.get("renews_in")),
                 p.get("source") or "-",
                 p.get("keys_from") or "-",
                 p.get("last_error") or "",
@@ -63,9 +56,7 @@ def table(reply: dict[str, Any]) -> str:
     if len(rows) == 1:
         lines.append("no profiles served yet")
         return "\n".join(lines)
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    lines.extend(table_lines(rows))
     return "\n".join(lines)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +18,7 @@ import keyring
 import pytest
 from harness import MotoStack
 from harness.awsenv import AwsEnv
+from harness.daemon import wait_until
 from harness.keyring_items import entries
 
 SERIAL = "arn:aws:iam::123456789012:mfa/user1"
@@ -161,16 +161,6 @@ def test_login_ahead_of_time_then_scripts_need_no_code(mfa_env, proxy):
     assert (prompts(mfa_env), proxy.count("GetSessionToken")) == (2, 2)
 
 
-def wait_for(predicate, timeout: float, every: float = 0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    return predicate()
-
-
 def status(env: AwsEnv) -> dict:
     result = env.run(["credhelper", "status", "--json"])
     assert result.returncode == 0, result.stderr
@@ -194,17 +184,17 @@ def test_daemon_renews_mfa_protected_roles_without_asking_and_never_prompts(
     proxy.rewrite_expiration(40, actions={"AssumeRole"})
     process(mfa_env, "mfa-role", **env)  # no daemon yet: in-process, one code; starts it
     sock = mfa_env.runtime_dir / "credhelper" / "daemon.sock"
-    assert wait_for(sock.exists, 10)
+    assert wait_until(sock.exists, 10)
     process(mfa_env, "mfa-role", **env)  # now through the daemon
     before = proxy.count("AssumeRole")
-    assert wait_for(lambda: proxy.count("AssumeRole") >= before + 2, 40)
+    assert wait_until(lambda: proxy.count("AssumeRole") >= before + 2, 40)
     assert (prompts(mfa_env), proxy.count("GetSessionToken")) == (1, 1)
 
     (held,) = [p for p in status(mfa_env)["profiles"] if p["profile"] == "mfa-role"]
     assert held["mfa_expiration"] and not held["mfa_needed"]
     # The warning before the MFA session ends: in the log, and as a desktop notification.
     log = mfa_env.home / ".local" / "state" / "credhelper" / "log" / "daemon.log"
-    warned = wait_for(lambda: notes.exists() and "mfa-role" in notes.read_text(), 15)
+    warned = wait_until(lambda: notes.exists() and "mfa-role" in notes.read_text(), 15)
     assert warned, log.read_text()
     assert "The MFA session behind profile 'mfa-role' ends at" in log.read_text()
 
@@ -219,7 +209,7 @@ def test_daemon_renews_mfa_protected_roles_without_asking_and_never_prompts(
     def needs_mfa():
         return [p for p in status(mfa_env)["profiles"] if p["mfa_needed"]]
 
-    (needing,) = wait_for(needs_mfa, 30)
+    (needing,) = wait_until(needs_mfa, 30)
     assert needing["profile"] == "mfa-role" and "MFA needed" in needing["last_error"]
     table = mfa_env.run(["credhelper", "status"]).stdout
     assert "MFA needed" in table

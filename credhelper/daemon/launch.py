@@ -22,7 +22,10 @@ def start_in_background() -> None:
     from credhelper.paths import log_dir
 
     try:
-        if _daemon_lock_held():
+        from credhelper.daemon import instance
+        from credhelper.paths import runtime_dir
+
+        if instance.held(runtime_dir()):
             log.debug("a daemon is running or starting; not starting another")
             return
     except CredhelperError as exc:
@@ -32,7 +35,9 @@ def start_in_background() -> None:
         path = log_dir() / "daemon.log"
         if path.exists() and path.stat().st_size > MAX_LOG:
             os.replace(path, path.with_suffix(".log.1"))
-        env = {k: v for k, v in os.environ.items() if k != "CREDHELPER_DEPTH"}
+        from credhelper.recursion import DEPTH_VAR, HELD_VAR
+
+        env = {k: v for k, v in os.environ.items() if k not in (DEPTH_VAR, HELD_VAR)}
         with open(path, "ab") as out:
             subprocess.Popen(
                 [sys.executable, "-m", "credhelper", "daemon"],
@@ -47,23 +52,3 @@ def start_in_background() -> None:
         log.debug("started the daemon; its log is %s", path)
     except OSError as exc:
         log.warning("warning: could not start the daemon (%s)", exc)
-
-
-def _daemon_lock_held() -> bool:
-    """Whether a daemon holds its single-instance lock: then it is running or starting (its
-    socket may not be up yet), and many cold callers at once must not spawn one each."""
-    import fcntl
-
-    from credhelper.paths import runtime_dir
-
-    try:
-        fd = os.open(runtime_dir() / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # closing releases a lock we took
-    return False

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from credhelper import children, ipc, locking
 from credhelper.credentials import format_time
-from credhelper.daemon import threads
+from credhelper.daemon import instance, threads
 from credhelper.daemon.notify import notify
 from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
 from credhelper.daemon.server import Server
@@ -38,28 +37,6 @@ def _no_prompt(request: CodeRequest) -> str:
         f"MFA needed: a code for {request.serial}",
         f"run 'credhelper login {request.profile}' in a terminal",
     )
-
-
-@contextlib.contextmanager
-def single_instance(rundir: Path) -> Iterator[None]:
-    """Hold ``daemon.lock`` for our lifetime; the kernel frees it if we die, even by kill -9."""
-    path = rundir / "daemon.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise CredhelperError(
-            f"a credhelper daemon is already running for this user (pid {holder})",
-            "stop it first with 'credhelper daemon stop'",
-        ) from None
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _listening_socket(path: str) -> tuple[socket.socket, bool]:
@@ -361,7 +338,7 @@ def run() -> int:
         log.warning("warning: %s", warning)
     rundir = runtime_dir()  # refuses a folder that may be someone else's
     path = str(rundir / ipc.SOCKET_NAME)
-    with single_instance(rundir):
+    with instance.single_instance(rundir):
         sock, ours = _listening_socket(path)
         try:
             asyncio.run(Daemon(settings).serve(sock, path))

@@ -3,9 +3,7 @@ which capture the helper's stdout and stderr but not the terminal. ENXIO without
 
 from __future__ import annotations
 
-import os
-import select
-
+from credhelper import tty
 from credhelper.errors import CredhelperError
 from credhelper.prompt import CodeRequest, Unavailable, checked
 
@@ -14,18 +12,13 @@ NAME = "terminal"
 
 def ask(request: CodeRequest, timeout: float) -> str:
     try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError as exc:
-        raise Unavailable(f"no terminal ({exc.strerror})") from None
-    try:
-        os.write(fd, f"credhelper: MFA code for {request.serial} ({request.profile}): ".encode())
-        ready, _, _ = select.select([fd], [], [], timeout)
-        if not ready:
-            os.write(fd, b"\n")
-            raise CredhelperError(
-                f"no MFA code entered within {timeout:g} s", "retry", profile=request.profile
-            )
-        code = os.read(fd, 64).decode(errors="replace")
-    finally:
-        os.close(fd)
+        code = tty.ask(
+            f"credhelper: MFA code for {request.serial} ({request.profile}): ", timeout, limit=64
+        )
+    except tty.NoTerminal as exc:
+        raise Unavailable(f"no terminal ({exc})") from None
+    if code is None:
+        raise CredhelperError(
+            f"no MFA code entered within {timeout:g} s", "retry", profile=request.profile
+        )
     return checked(request, code, "the terminal")
