@@ -142,16 +142,14 @@ def _seconds(doc: dict[str, Any], name: str, low: float, high: float | None) -> 
     value = doc.get(name)
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < low
-        or (high is not None and value > high)
-    ):
+    try:
+        number = float(value) if type(value) in (int, float) else math.nan
+    except OverflowError:  # an integer of 400 digits
+        number = math.nan
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
         span = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
         raise ProtocolError(f"{name} must be a number of seconds {span}")
-    return float(value)
+    return number
 
 
 def _connect(path: str, timeout: float) -> socket.socket:

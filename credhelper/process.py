@@ -119,7 +119,16 @@ def from_daemon(profile: str, min_ttl: float | None = None) -> int | None:
     """The fast path: the daemon's answer printed, and an exit code; None to go in-process.
 
     Standard library only, by design: a test checks no third-party module is imported here.
+    Any surprise here (no AF_UNIX on this platform, say) means: go in-process.
     """
+    try:
+        return _from_daemon(profile, min_ttl)
+    except Exception:
+        _asked.asked = True
+        return None
+
+
+def _from_daemon(profile: str, min_ttl: float | None) -> int | None:
     try:
         settings = Settings.from_env(min_ttl=min_ttl)
     except CredhelperError:

@@ -818,9 +818,18 @@ def is_served(frame: bytes, context: dict[str, str]) -> bool:
         and doc.get("op") == "get"
         and doc.get("profile") == ROLE_PROFILE
         # any finite min_ttl >= 0: one valid in-process is never refused by the daemon
-        and (min_ttl is None or (type(min_ttl) in (int, float) and 0 <= min_ttl < math.inf))
+        and (min_ttl is None or (type(min_ttl) in (int, float) and _finite(min_ttl) >= 0))
         and doc.get("context") == context
     )
+
+
+def _finite(value: float) -> float:
+    """``value`` as a float if it is one (else NaN, which compares false to everything)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
 
 
 def stops(frame: bytes) -> bool:

@@ -78,6 +78,9 @@ class Server:
         except ipc.ProtocolError as exc:
             # A client of another version may still resolve in-process: say why, let it.
             return {**_error(str(exc)), "fallback": True}
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # input our checks did not foresee: still one short answer, never a hang-up
+            return {**_error(f"malformed request ({type(exc).__name__})"), "fallback": True}
         return await self._handlers[request["op"]](request)
 
     async def _get(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def test_bad_frames_are_refused(raw, needle):
         ("min_ttl", float("inf"), False),
         ("min_ttl", True, False),
         ("min_ttl", "960", False),
+        ("min_ttl", 10**400, False),  # no float holds it
         ("timeout", 30, True),
         ("timeout", 0, True),
         ("timeout", 86401, False),
