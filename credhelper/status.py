@@ -6,13 +6,10 @@ import json
 import sys
 from typing import Any
 
-from credhelper import ipc
+from credhelper import ipc, sts  # (sts imports botocore only when it calls STS)
 from credhelper.errors import CredhelperError
 from credhelper.present import duration
 from credhelper.present import table as table_lines
-
-#: As credhelper.sts.SKEW_WARNED (not imported: that module needs botocore).
-SKEW_WARNED = 300.0
 
 
 def table(reply: dict[str, Any]) -> str:
@@ -22,12 +19,8 @@ def table(reply: dict[str, Any]) -> str:
         f"socket {daemon.get('socket')}"
     ]
     skew = reply.get("clock_skew_seconds")
-    if isinstance(skew, (int, float)) and abs(skew) > SKEW_WARNED:
-        ahead = "behind" if skew > 0 else "ahead of"
-        lines.append(
-            f"warning: this machine's clock is {abs(skew):.0f} s {ahead} STS's; expiry times "
-            "are corrected, but fix the clock (NTP)"
-        )
+    if isinstance(skew, (int, float)) and abs(skew) > sts.SKEW_WARNED:
+        lines.append(f"warning: {sts.skew_text(skew)}")
     rows = [
         (
             "PROFILE",

@@ -592,18 +592,24 @@ def serve_every_profile(env: AwsEnv) -> None:
     wait_until(lambda: index_profiles(env) == sorted(PROFILES), 10, what="the daemon's index")
 
 
+def restarted_after_serving(env: AwsEnv, tmp_path: Path, started: list[DaemonProc]) -> DaemonProc:
+    """A daemon serves every profile and is killed -9; a new one starts (and reloads)."""
+    started.append(start_daemon(env, tmp_path / "daemon-1.log"))
+    serve_every_profile(env)
+    started[-1].kill()
+    started.append(start_daemon(env, tmp_path / "daemon-2.log"))
+    return started[-1]
+
+
 def test_a_daemon_restarted_after_kill_9_still_reloads_every_profile(
     chaos_env, secret_service, tmp_path
 ):
     env = chaos_env
     started: list[DaemonProc] = []
     try:
-        started.append(start_daemon(env, tmp_path / "daemon-1.log"))
-        serve_every_profile(env)
-        started[-1].kill()
         # The second daemon reloads all four from the keyring, and keeps running a while:
         # up to 3 s, or until its index no longer lists them all. Then kill -9.
-        started.append(start_daemon(env, tmp_path / "daemon-2.log"))
+        restarted_after_serving(env, tmp_path, started)
         wait_until(
             lambda: started[-1].log().count("reloaded from the keyring") == len(PROFILES),
             10,
@@ -648,11 +654,7 @@ def test_a_daemon_stopped_while_it_reloads_from_the_keyring_stops(
     env = chaos_env
     started: list[DaemonProc] = []
     try:
-        started.append(start_daemon(env, tmp_path / "daemon-1.log"))
-        serve_every_profile(env)
-        started[-1].kill()
-        restarted = start_daemon(env, tmp_path / "daemon-2.log")  # listening, now reloading
-        started.append(restarted)
+        restarted = restarted_after_serving(env, tmp_path, started)  # listening, reloading
         context = ipc.context(env.env)
 
         def get(profile: str) -> dict:

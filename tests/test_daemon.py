@@ -27,10 +27,10 @@ from harness import ACCOUNT_ID, MotoStack, StsProxy
 from harness.awsenv import AwsEnv
 from harness.daemon import (
     DaemonProc,
+    Daemons,
     exchange,
     send_request,
     socket_path,
-    start_daemon,
     wait_until,
 )
 from harness.keyring_items import entries
@@ -75,53 +75,6 @@ def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
     assert result.returncode == 0, result.stderr
     aws_env.env["CREDHELPER_AUTOSTART"] = "0"
     return aws_env
-
-
-#: Put the service manager's socket on fd 3, say so, and become the daemon (same pid).
-ACTIVATE = (
-    "import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); os.close(fd); "
-    "os.environ['LISTEN_FDS'] = '1'; os.environ['LISTEN_PID'] = str(os.getpid()); "
-    "os.execvp(sys.argv[2], sys.argv[2:])"
-)
-
-
-class Daemons:
-    """The daemons a test starts (all logging to one file), stopped and checked afterwards."""
-
-    def __init__(self, env: AwsEnv, log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.started: list[DaemonProc] = []
-
-    def __call__(self, **extra_env: str) -> DaemonProc:
-        """``credhelper daemon``, as a service manager without socket activation runs it."""
-        proc = start_daemon(self.env, self.log, extra_env)
-        self.started.append(proc)
-        return proc
-
-    def socket_activated(self, listener: socket.socket) -> DaemonProc:
-        """``credhelper daemon`` handed ``listener`` as fd 3 (LISTEN_FDS=1, LISTEN_PID=pid)."""
-        fd = os.dup(listener.fileno())
-        try:
-            proc = start_daemon(
-                self.env,
-                self.log,
-                argv=[sys.executable, "-c", ACTIVATE, str(fd), "credhelper", "daemon"],
-                pass_fds=(fd,),
-                wait=False,
-            )
-        finally:
-            os.close(fd)
-        self.started.append(proc)
-        return proc
-
-    def close(self) -> None:
-        codes = [proc.terminate() for proc in self.started]
-        # SIGTERM, `daemon stop` (0) or the test's own kill -9: never a crash, never a traceback
-        assert set(codes) <= {0, -signal.SIGKILL}, codes
-        text = self.log.read_text() if self.log.exists() else ""
-        print(f"--- daemon log {self.log} (last 6000 characters) ---\n{text[-6000:]}")
-        assert "Traceback" not in text, text
 
 
 @pytest.fixture

@@ -23,7 +23,14 @@ from typing import Iterator
 import pytest
 from harness import Creds, MotoStack
 from harness.awsenv import AwsEnv
-from harness.daemon import DaemonProc, exchange, send_request, start_daemon, wait_until
+from harness.daemon import (
+    DaemonProc,
+    Daemons,
+    exchange,
+    send_request,
+    start_daemon,
+    wait_until,
+)
 
 from credhelper import store
 
@@ -49,28 +56,12 @@ def world(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
     return aws_env
 
 
-class Daemons:
-    def __init__(self, env: AwsEnv, log: Path) -> None:
-        self.env, self.log, self.started = env, log, []
-
-    def __call__(self, **extra: str) -> DaemonProc:
-        proc = start_daemon(self.env, self.log, extra)
-        self.started.append(proc)
-        return proc
-
-    def text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
-
-
 @pytest.fixture
 def daemons(world: AwsEnv, tmp_path: Path) -> Iterator[Daemons]:
+    """The daemons a test starts; stopped after it, their log checked for tracebacks."""
     d = Daemons(world, tmp_path / "daemon.log")
     yield d
-    for proc in d.started:
-        proc.kill() if proc.proc.poll() is None else None
-    text = d.text()
-    print(f"--- daemon log ---\n{text[-6000:]}")
-    assert "Traceback" not in text
+    d.close()
 
 
 def call(env: AwsEnv, profile: str = ROLE, **overrides: str | None):
@@ -151,7 +142,7 @@ def hung_processes(marker: str) -> list[int]:
     return pids
 
 
-def test_hung_sources_wedge_nothing(world, daemons, proxy, tmp_path):
+def test_hung_sources_wedge_nothing(world, daemons, proxy, tmp_path, moto_stack):
     seed_role = world.setting(ROLE, "role_arn")
     script = tmp_path / "hang-source.py"
     script.write_text(HANG)
@@ -197,7 +188,7 @@ def test_hung_sources_wedge_nothing(world, daemons, proxy, tmp_path):
         assert "has not finished" in lines[0]
 
     # Fixing a profile's config drops its stale fetch: the next call is served at once.
-    world.add_credentials("src0", moto_stack_user(world))
+    world.add_credentials("src0", moto_stack.seed.user_creds)
     world.add_profile("src0")
     fixed, took = call(world, "hung0", CREDHELPER_TIMEOUT="20")
     assert fixed.returncode == 0, fixed.stderr
@@ -213,18 +204,6 @@ def test_hung_sources_wedge_nothing(world, daemons, proxy, tmp_path):
     assert took < 5.0
     assert d.proc.wait(5) == 0
     wait_until(lambda: not hung_processes(str(script)), 5, what="the hung sources killed")
-
-
-def moto_stack_user(env: AwsEnv):
-    """account1's keys, as the credentials file holds them."""
-    import configparser
-
-    from harness import Creds
-
-    parser = configparser.RawConfigParser()
-    parser.read(env.credentials_file)
-    section = parser["account1"]
-    return Creds(section["aws_access_key_id"], section["aws_secret_access_key"])
 
 
 def context(d: DaemonProc) -> dict:
