@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+import secretstorage
 from harness import ACCOUNT_ID, MotoStack, StsProxy
 from harness.awsenv import AwsEnv
 from harness.daemon import DaemonProc, send_request, socket_path, start_daemon, wait_until
@@ -378,6 +379,15 @@ def test_kill_9_at_random_moments_loses_nothing_and_leaves_nothing_half_written(
             crashes.append(f"{label}: {secret_service.log()[-300:]!r}")
             secret_service.restart()
 
+    def state(label: str) -> dict[str, store.Credentials]:
+        """``keyring_state``, read again once if gnome-keyring died under us while reading."""
+        keyring_up(label)
+        try:
+            return keyring_state(env.keyring_service)
+        except secretstorage.exceptions.SecretServiceNotAvailableException:
+            keyring_up(label)
+            return keyring_state(env.keyring_service)
+
     def served(code: int, out: str, err: str, what: str) -> dict:
         """Exit 0 and a valid document; nothing on stderr but, at most, the one-line warning
         that the Secret Service failed this process (gnome-keyring has transient errors under
@@ -442,8 +452,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_leaves_nothing_half_written(
                     # a short session issued just now lives (and is renewed) SHORT s more
                     short_spans[-1][1] = time.monotonic() + SHORT
                     history.append(f"{label}: long sessions from now on")
-            keyring_up(label)
-            before = keyring_state(env.keyring_service)
+            before = state(label)
 
             slow = rng.random() < 0.5
             if slow:  # the next AssumeRole calls hang a while: kills land mid-fetch
@@ -514,14 +523,14 @@ def test_kill_9_at_random_moments_loses_nothing_and_leaves_nothing_half_written(
             # every keyring entry whole, no session lost or older, every profile's next call
             # quick and right.
             daemons.ensure()
-            after = keyring_state(env.keyring_service)
+            after = state(label)
             for name, creds in before.items():
                 assert name in after, f"{label}: keyring session {name} lost\n{context()}"
                 assert after[name].expiration >= creds.expiration, f"{label}: {name} older"
             next_calls(label)
             history[-1] += f" [{time.monotonic() - t0:.1f} s]"
 
-        keyring_state(env.keyring_service)
+        state("end")
         daemons.close()
         deaths.append(time.monotonic())
     finally:
