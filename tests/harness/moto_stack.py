@@ -4,7 +4,7 @@ Clients under test talk to the proxy (`MotoStack.url`); the harness's own setup 
 directly. moto runs in a child process: `mock_aws` in any unit test would otherwise reset or
 patch the backends this server serves (moto keeps its state in module globals).
 
-Findings, moto 5.2.5 in server mode (pinned by tests/test_harness.py::test_moto_quirks_pinned):
+Findings, moto 5.2.5 in server mode (pinned by tests/e2e/test_harness.py::test_moto_quirks_pinned):
 
 * Enforcement: `POST /moto-api/reset-auth` whose raw body is a number as text ("0", "inf"),
   not JSON and not form-encoded (Flask would eat a form body; moto then 500s on ""). It sets

@@ -1,5 +1,5 @@
 """Which runtime folders are trusted, on real folders (made here) but without other users:
-tests/test_trust.py plays the same with a second uid, end to end."""
+tests/e2e/test_trust.py plays the same with a second uid, end to end."""
 
 from __future__ import annotations
 

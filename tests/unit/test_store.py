@@ -80,7 +80,7 @@ def test_a_missing_or_altered_piece_makes_the_entry_absent(backend):
 
 def test_a_rewrite_cut_short_leaves_the_old_value_whole(backend):
     """New pieces are written under new names before the head moves to them: a kill between
-    the two leaves the old entry readable (tests/test_chaos.py does it with kill -9)."""
+    the two leaves the old entry readable (tests/e2e/test_chaos.py does it with kill -9)."""
     ring = backend(limit=200)
     s = store.SessionStore("svc")
     old = session()

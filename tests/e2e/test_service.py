@@ -20,7 +20,7 @@ import pytest
 from credhelper import service
 from credhelper.errors import CredhelperError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REAL_PATH = os.environ.get("PATH", os.defpath)
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze", path=REAL_PATH)
 CREDHELPER = [str(Path(sys.executable).parent / "credhelper")]

@@ -391,7 +391,7 @@ def test_a_hung_source_in_process_is_killed_at_the_deadline(world, proxy, tmp_pa
     wait_until(lambda: not hung_processes(str(script)), 5, what="the hung source killed")
 
 
-# --- what the fuzzing found (tests/test_fuzz.py), kept as plain regressions -------------------
+# --- what the fuzzing found (tests/e2e/test_fuzz.py), kept as plain regressions -------------------
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from harness.keyring_items import entries, modified
 from harness.tty import run_with_tty
 from test_process import assert_one_error_line
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 AWS_V1 = str(Path(sys.executable).parent / "aws")
 ROLE_PROFILE = "s3fullaccess-user1-role"
 WIRED = "s3fullaccess-user1"

@@ -8,8 +8,8 @@ from typing import Iterator
 
 import pytest
 
-# `harness` lives next to this file; make it importable whatever pytest's import mode.
-_TESTS = str(Path(__file__).resolve().parent)
+# `harness` lives beside this folder; make it importable whatever pytest's import mode.
+_TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 

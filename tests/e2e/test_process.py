@@ -1,7 +1,7 @@
 """``credhelper process`` end to end: real moto STS/IAM/S3, real Secret Service, real clients.
 
 These run the in-process path (CREDHELPER_NO_DAEMON=1) unless a test is about what a user
-sees with the default settings; tests/test_daemon.py covers the daemon.
+sees with the default settings; tests/e2e/test_daemon.py covers the daemon.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from harness import ACCOUNT_ID, MotoStack
 from harness.awsenv import AwsEnv
 from harness.keyring_items import entries
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AWS_V1 = str(Path(sys.executable).parent / "aws")
 AWS_V2 = "/usr/bin/aws"
 ROLE_PROFILE = "s3fullaccess-user1-role"
