@@ -22,6 +22,8 @@ DEFAULT_KEYRING_SERVICE = "credhelper"
 DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
 DEFAULT_MFA_WARN_BEFORE = 30 * 60.0
 DEFAULT_TIMEOUT = 30.0
+#: The smallest keyring value limit taken (characters); a smaller one is taken for a mistake.
+MIN_KEYRING_VALUE = 64
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -35,6 +37,26 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if not minimum <= value < float("inf"):  # NaN and infinity too
         raise CredhelperError(
             f"{name}={raw!r} is not a number of seconds >= {minimum:g}",
+            f"fix or unset {name}",
+            exit_code=2,
+        )
+    return value
+
+
+def _characters(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """An optional count of characters (None when unset). A bad value stops the call rather
+    than being ignored: a mistyped limit would go unnoticed until the keyring refused a write."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    try:  # ASCII digits only; int() alone takes "١٢٣", "1_000" and " +80"
+        value = int(text) if text.isascii() and text.isdigit() else minimum - 1
+    except ValueError:  # more digits than int() converts
+        value = minimum - 1
+    if value < minimum:
+        raise CredhelperError(
+            f"{name}={raw!r} is not a whole number of characters >= {minimum}",
             f"fix or unset {name}",
             exit_code=2,
         )
@@ -66,6 +88,7 @@ class Settings:
         "idle_timeout",
         "mfa_warn_before",
         "timeout",
+        "keyring_max_value",
     )
 
     #: Renew a cached session with less life left than this (CREDHELPER_MIN_TTL, seconds).
@@ -86,6 +109,9 @@ class Settings:
     #: One call's time limit, everything included but a person typing a code
     #: (CREDHELPER_TIMEOUT); the daemon bounds each fetch by it too.
     timeout: float
+    #: Split keyring values longer than this (CREDHELPER_KEYRING_MAX_VALUE), for a backend
+    #: with a limit credhelper does not know; None: the backend's known limit, if any.
+    keyring_max_value: int | None
 
     def __init__(
         self,
@@ -97,6 +123,7 @@ class Settings:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         mfa_warn_before: float = DEFAULT_MFA_WARN_BEFORE,
         timeout: float = DEFAULT_TIMEOUT,
+        keyring_max_value: int | None = None,
     ) -> None:
         values = dict(locals())
         del values["self"]
@@ -138,4 +165,5 @@ class Settings:
             idle_timeout=_number(env, "CREDHELPER_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT, 1),
             mfa_warn_before=_number(env, "CREDHELPER_MFA_WARN_BEFORE", DEFAULT_MFA_WARN_BEFORE, 0),
             timeout=_number(env, "CREDHELPER_TIMEOUT", DEFAULT_TIMEOUT, 1),
+            keyring_max_value=_characters(env, "CREDHELPER_KEYRING_MAX_VALUE", MIN_KEYRING_VALUE),
         )

@@ -119,3 +119,17 @@ def test_an_unchanged_value_is_not_rewritten(backend):
     keyring.set_password = ring.set_password
     s.put("k", session(), "p")
     assert writes == []
+
+
+@pytest.mark.parametrize("raw", ["abc", "63", "-100", "1e3", "1_000", "١٢٣"])
+def test_settings_refuse_a_bad_keyring_value_limit(raw):
+    from credhelper.errors import CredhelperError
+    from credhelper.settings import Settings
+
+    with pytest.raises(CredhelperError) as caught:
+        Settings.from_env({"CREDHELPER_KEYRING_MAX_VALUE": raw})
+    assert caught.value.exit_code == 2
+    assert "CREDHELPER_KEYRING_MAX_VALUE" in caught.value.message
+    assert "fix or unset CREDHELPER_KEYRING_MAX_VALUE" in (caught.value.hint or "")
+    assert Settings.from_env({"CREDHELPER_KEYRING_MAX_VALUE": " 200 "}).keyring_max_value == 200
+    assert Settings.from_env({}).keyring_max_value is None
