@@ -53,7 +53,7 @@ from credhelper.prompt import CodeRequest
 from credhelper.providers.cache import CachedProvider
 from credhelper.providers.source import KeyringKeysSource
 from credhelper.settings import Settings
-from credhelper.store import SessionStore
+from credhelper.store import Stores, open_stores
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,11 @@ KEY_ID_HINT = "an IAM user's access key id is AKIA followed by 16 capital letter
 # --- shared: the keyring, the daemon, cached hops ----------------------------------------------
 
 
-def _store(settings: Settings) -> tuple[SessionStore, str | None]:
-    """The store, and why the keyring cannot be used (None when it can): probed here so that
+def _store(settings: Settings) -> tuple[Stores, str | None]:
+    """The stores, and why the keyring cannot be used (None when it can): probed here so that
     the commands can say it in one line of their own (and ``add`` refuses before asking)."""
-    store = SessionStore(settings.keyring_service)
-    return store, store.probe()
+    store = open_stores(settings)
+    return store, store.entries.probe()
 
 
 def _backend_name() -> str | None:
@@ -102,23 +102,23 @@ def _cached_hops(provider: Any) -> tuple[list[CachedProvider], Any]:
         node = source
 
 
-def _all_profiles(store: SessionStore) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def _all_profiles(store: Stores) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The files' profiles (merged by botocore) and every name known there or in the keyring."""
     from credhelper.profiles import load_profiles
 
     loaded = load_profiles()
-    return loaded, sorted(set(loaded) | set(store.key_profiles()))
+    return loaded, sorted(set(loaded) | set(store.keys.profiles()))
 
 
-def _resolve(profile: str, settings: Settings, store: SessionStore) -> Any:
+def _resolve(profile: str, settings: Settings, store: Stores) -> Any:
     """``provider_for`` without network or prompt: only builds the chain (a ``Resolved``)."""
     from credhelper.resolver import provider_for
 
-    return provider_for(profile, settings, _never_ask, store=store)
+    return provider_for(profile, settings, _never_ask, stores=store)
 
 
 def _sessions_of(
-    names: Iterable[str], settings: Settings, store: SessionStore, keys_of: str | None = None
+    names: Iterable[str], settings: Settings, store: Stores, keys_of: str | None = None
 ) -> tuple[list[str], list[str]]:
     """(profiles, cache keys of their cached hops) for those of ``names`` that resolve; with
     ``keys_of``, only chains whose source is that profile's keys in the keyring."""
@@ -139,13 +139,13 @@ def _sessions_of(
     return profiles, keys
 
 
-def _drop_sessions(store: SessionStore, keys: Iterable[str]) -> int:
+def _drop_sessions(store: Stores, keys: Iterable[str]) -> int:
     """Delete sessions by cache key; how many held a readable session."""
     dropped = 0
     for key in keys:
-        if store.get(key) is not None:
+        if store.sessions.get(key) is not None:
             dropped += 1
-        store.delete(key)  # unreadable ones too
+        store.sessions.delete(key)  # unreadable ones too
     return dropped
 
 
@@ -305,7 +305,7 @@ def add(profile: str, from_env: bool = False, validate: bool = True) -> int:
     keys = _keys(from_env)
     who = _caller_arn(profile, keys) if validate else "not checked"
 
-    old = store.get_keys(profile)
+    old = store.keys.get(profile)
     replaced = old is not None and old.access_key_id != keys.access_key_id
     # Sessions made with the old keys would only linger: find them while the old keys decide
     # their cache keys, drop them once the new keys are in.
@@ -313,7 +313,7 @@ def add(profile: str, from_env: bool = False, validate: bool = True) -> int:
     if replaced:
         _, names = _all_profiles(store)
         stale = _sessions_of(names, settings, store, keys_of=profile)
-    if not store.put_keys(profile, keys) or store.get_keys(profile) != keys:
+    if not store.keys.put(profile, keys) or store.keys.get(profile) != keys:
         raise CredhelperError(
             f"the keyring ({_backend_name()}) did not keep the keys",
             "check that it is unlocked and writable",
@@ -341,8 +341,8 @@ def remove(profile: str) -> int:
             f"the OS keyring is not usable ({problem}); nothing was removed",
             "unlock it and retry",
         )
-    keys = store.get_keys(profile)
-    indexed = profile in store.key_profiles()
+    keys = store.keys.get(profile)
+    indexed = profile in store.keys.profiles()
     names: list[str] = []
     sessions: list[str] = []
     try:
@@ -356,7 +356,7 @@ def remove(profile: str) -> int:
             sessions.extend(k for k in made if k not in sessions)
     except CredhelperError as exc:  # e.g. an unreadable config: the keys still go
         log.warning("warning: cached sessions not looked for: %s", exc.message)
-    if keys is None and not indexed and not any(store.get(k) for k in sessions):
+    if keys is None and not indexed and not any(store.sessions.get(k) for k in sessions):
         raise CredhelperError(
             "the keyring holds no keys and no cached sessions for it",
             "see 'credhelper list'",
@@ -364,7 +364,7 @@ def remove(profile: str) -> int:
     daemon = _forget(dict.fromkeys(names))  # first, so that it does not write them back
     dropped = _drop_sessions(store, sessions)
     if keys is not None or indexed:
-        store.delete_keys(profile)
+        store.keys.delete(profile)
     what = f"keys {abbreviate(keys.access_key_id)} and " if keys is not None else ""
     if keys is None and indexed:
         what = "its unreadable keys and "
@@ -428,7 +428,7 @@ def _row(
     with_keys: set[str],
     files: FileKeys,
     settings: Settings,
-    store: SessionStore,
+    store: Stores,
 ) -> Row:
     from credhelper import profiles
     from credhelper.profiles import KeyringKeys
@@ -437,7 +437,7 @@ def _row(
     role_arn = values.get("role_arn") if isinstance(values.get("role_arn"), str) else None
     row = Row(profile=name, role=bool(role_arn), role_arn=role_arn)
     if name in with_keys:
-        keys = store.get_keys(name)
+        keys = store.keys.get(name)
         row.keyring_key_id = abbreviate(keys.access_key_id) if keys else "(unreadable)"
     try:
         chain = profiles.resolve(name, loaded, has_keys=with_keys.__contains__)
@@ -447,12 +447,12 @@ def _row(
         if chain.roles or chain.mfa is not None or isinstance(source, KeyringKeys):
             resolved = _resolve(name, settings, store)
             if isinstance(resolved.provider, CachedProvider):
-                session = store.get(resolved.key)
+                session = store.sessions.get(resolved.key)
                 if session is not None and session.expiration is not None:
                     row.session_expiration = format_time(session.expiration)
                     row.session_seconds_left = int(session.seconds_left())
             if resolved.mfa is not None:
-                mfa = store.get(resolved.mfa.key)
+                mfa = store.sessions.get(resolved.mfa.key)
                 if mfa is not None and mfa.expiration is not None:
                     row.mfa_session_expiration = format_time(mfa.expiration)
     except CredhelperError as exc:
@@ -503,7 +503,7 @@ def list_profiles(as_json: bool = False) -> int:
     settings = Settings.from_env()
     store, problem = _store(settings)
     loaded = load_profiles()
-    with_keys = set(store.key_profiles())
+    with_keys = set(store.keys.profiles())
     files = FileKeys.load()
     rows = [
         _row(name, loaded, with_keys, files, settings, store)

@@ -15,7 +15,7 @@ from credhelper.prompt import Asker
 from credhelper.providers import Provider
 from credhelper.providers.cache import CachedProvider
 from credhelper.settings import Settings
-from credhelper.store import SessionStore
+from credhelper.store import Stores, open_stores
 
 
 @dataclass
@@ -56,7 +56,7 @@ def provider_for(
     profile: str,
     settings: Settings,
     ask_code: Asker,
-    store: SessionStore | None = None,
+    stores: Stores | None = None,
 ) -> Resolved:
     """Read the AWS config, validate the chain, compose source -> sessions -> caches."""
     from credhelper import profiles
@@ -64,9 +64,9 @@ def provider_for(
     from credhelper.providers.build import build
     from credhelper.providers.cache import cache_key
 
-    store = store if store is not None else SessionStore(settings.keyring_service)
+    stores = stores if stores is not None else open_stores(settings)
     loaded = profiles.load_profiles()
-    with_keys = set(store.key_profiles())
+    with_keys = set(stores.keys.profiles())
     chain = profiles.resolve(profile, loaded, has_keys=with_keys.__contains__)
     if not chain.roles and chain.mfa is None and not isinstance(chain.source, KeyringKeys):
         raise CredhelperError(
@@ -74,7 +74,7 @@ def provider_for(
             "point credhelper at a profile with role_arn; plain keys need no helper",
             profile=profile,
         )
-    built = build(chain, store, settings, ask_code, region=profiles.chain_region(chain, loaded))
+    built = build(chain, stores, settings, ask_code, region=profiles.chain_region(chain, loaded))
     return Resolved(
         profile=profile,
         role_arn=chain.roles[-1].role_arn if chain.roles else None,

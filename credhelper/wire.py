@@ -146,7 +146,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def run(profile: str, as_name: str | None) -> int:
     from credhelper import profiles
     from credhelper.settings import Settings
-    from credhelper.store import SessionStore
+    from credhelper.store import open_stores
 
     loaded = profiles.load_profiles()
     def only_in_keyring(name: str) -> bool:
@@ -154,7 +154,7 @@ def run(profile: str, as_name: str | None) -> int:
         # the keyring is asked only then, so that wire works (and is quiet) without one.
         if name in loaded:
             return False
-        return name in SessionStore(Settings.from_env().keyring_service).key_profiles()
+        return name in open_stores(Settings.from_env()).keys.profiles()
 
     # Validates the whole chain now, not at first use.
     chain = profiles.resolve(profile, loaded, has_keys=only_in_keyring)

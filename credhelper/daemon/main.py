@@ -26,7 +26,6 @@ from credhelper.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INDEX_KEY = "daemon:index"
 SD_LISTEN_FDS_START = 3
 MFA_CHECK_INTERVAL = 5.0
 
@@ -68,10 +67,10 @@ def _listening_socket(path: str) -> tuple[socket.socket, bool]:
 
 class Daemon:
     def __init__(self, settings: Settings) -> None:
-        from credhelper.store import SessionStore
+        from credhelper.store import open_stores
 
         self.settings = settings
-        self.store = SessionStore(settings.keyring_service)
+        self.stores = open_stores(settings)
         self.context = ipc.context()
         self.scheduler = Scheduler(
             self._fetch,
@@ -99,7 +98,7 @@ class Daemon:
         from credhelper.resolver import provider_for
 
         settings = self.settings.replace(min_ttl=min_ttl)
-        resolved = provider_for(profile, settings, _no_prompt, store=self.store)
+        resolved = provider_for(profile, settings, _no_prompt, stores=self.stores)
         on_key(resolved.key)
         creds, from_keyring = resolved.fetch(avoid=avoid)
         mfa = resolved.mfa_session
@@ -117,13 +116,14 @@ class Daemon:
         from credhelper.resolver import provider_for
 
         found = []
-        for profile in self._load_index():
+        # The profiles served before a restart (kept in the keyring, not in a file).
+        for profile in self.stores.daemon_index.load():
             try:
-                resolved = provider_for(profile, self.settings, _no_prompt, store=self.store)
+                resolved = provider_for(profile, self.settings, _no_prompt, stores=self.stores)
             except CredhelperError as exc:
                 log.info("not reloading %s: %s", profile, exc.message)
                 continue
-            creds = self.store.get(resolved.key)
+            creds = self.stores.sessions.get(resolved.key)
             if creds is not None and creds.usable(self.settings.min_ttl):
                 fetched = Fetched(
                     resolved.role_arn or "",
@@ -134,13 +134,6 @@ class Daemon:
                 )
                 found.append((profile, fetched))
         return found
-
-    def _load_index(self) -> list[str]:
-        """The profiles served before a restart (kept in the keyring, not in a file)."""
-        return self.store.names(INDEX_KEY)
-
-    def _write_index(self, profiles: list[str]) -> None:
-        self.store.set_names(INDEX_KEY, profiles)
 
     def _save_index(self) -> None:
         """Ask for the index to be written (by one writer, in order: the latest state wins).
@@ -155,10 +148,10 @@ class Daemon:
         while True:
             await self._index_wanted.wait()
             self._index_wanted.clear()
-            if self.store.available:
+            if self.stores.entries.usable:
                 profiles = sorted(self.scheduler.sessions)
                 try:
-                    await threads.run(self._write_index, profiles, name="write index")
+                    await threads.run(self.stores.daemon_index.save, profiles, name="write index")
                 except Exception:
                     log.exception("writing the daemon's index failed")
 
@@ -184,7 +177,7 @@ class Daemon:
         out: list[tuple[str, str | None, str]] = []
         for profile, _old in sessions:
             try:
-                key = provider_for(profile, self.settings, _no_prompt, store=self.store).key
+                key = provider_for(profile, self.settings, _no_prompt, stores=self.stores).key
                 out.append((profile, key, ""))
             except CredhelperError as exc:
                 out.append((profile, None, exc.line()))
@@ -210,7 +203,7 @@ class Daemon:
                 log.info("%s: dropped (%s)", profile, reason)
                 self.scheduler.drop(profile)
                 if old_keys[profile]:
-                    await threads.run(self.store.delete, old_keys[profile])
+                    await threads.run(self.stores.sessions.delete, old_keys[profile])
                 continue
             inflight = session.inflight
             if inflight is not None and inflight.key is not None and inflight.key != key:
@@ -219,7 +212,7 @@ class Daemon:
                 self.scheduler.supersede(session)
             if session.key and key != session.key:
                 log.info("%s: profile changed, fetching a new session", profile)
-                await threads.run(self.store.delete, session.key)
+                await threads.run(self.stores.sessions.delete, session.key)
                 self.scheduler.refetch_soon(session)
 
     async def _warn_mfa_loop(self) -> None:

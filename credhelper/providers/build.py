@@ -23,7 +23,7 @@ from credhelper.providers.source import (
     StaticKeysSource,
 )
 from credhelper.settings import Settings
-from credhelper.store import SessionStore
+from credhelper.store import Stores
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Built:
     mfa: CachedProvider | None = None
 
 
-def source_provider(chain: Chain, store: SessionStore) -> Provider:
+def source_provider(chain: Chain, stores: Stores) -> Provider:
     spec = chain.source
     if isinstance(spec, BotocoreProfile):
         return BotocoreProfileSource(spec)
@@ -43,13 +43,13 @@ def source_provider(chain: Chain, store: SessionStore) -> Provider:
     if isinstance(spec, CredentialSource):
         return CredentialSourceProvider(spec)
     if isinstance(spec, KeyringKeys):
-        return KeyringKeysSource(spec, store)
+        return KeyringKeysSource(spec, stores.keys)
     raise TypeError(f"unknown source {spec!r}")
 
 
 def build(
     chain: Chain,
-    store: SessionStore,
+    stores: Stores,
     settings: Settings,
     ask_code: Asker,
     region: str | None = None,
@@ -58,10 +58,10 @@ def build(
 
     def cached(provider: Provider) -> CachedProvider:
         return CachedProvider(
-            provider, store, min_ttl=settings.min_ttl, lock_timeout=settings.lock_timeout
+            provider, stores.sessions, min_ttl=settings.min_ttl, lock_timeout=settings.lock_timeout
         )
 
-    provider = source_provider(chain, store)
+    provider = source_provider(chain, stores)
     mfa = None
     if chain.mfa is not None:
         provider = mfa = cached(

@@ -13,7 +13,7 @@ from credhelper import deadline, locking
 from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
 from credhelper.providers import Provider
-from credhelper.store import SessionStore
+from credhelper.store.sessions import SessionCache
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def cache_key(identity: dict[str, Any]) -> str:
 @dataclass
 class CachedProvider:
     inner: Provider
-    store: SessionStore
+    store: SessionCache
     min_ttl: float
     lock_timeout: float
     #: Whether the last fetch() was answered from the keyring (the daemon reports it).

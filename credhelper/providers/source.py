@@ -11,6 +11,7 @@ from typing import Any
 from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
 from credhelper.profiles import BotocoreProfile, CredentialSource, KeyringKeys, StaticKeys
+from credhelper.store.keys import LongTermKeys
 from credhelper.sts import translated_errors
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class KeyringKeysSource:
     """Keys stored with ``credhelper add``: never in a file."""
 
     spec: KeyringKeys
-    store: Any  # SessionStore
+    store: LongTermKeys
     _keys: Credentials | None = None
 
     @property
@@ -188,7 +189,7 @@ class KeyringKeysSource:
 
     def _load(self, required: bool) -> Credentials | None:
         if self._keys is None:
-            self._keys = self.store.get_keys(self.profile)
+            self._keys = self.store.get(self.profile)
         if self._keys is None and required:
             raise CredhelperError(
                 f"the keyring holds no keys for profile '{self.profile}'",

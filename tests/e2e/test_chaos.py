@@ -41,8 +41,10 @@ from harness.daemon import DaemonProc, send_request, socket_path, start_daemon, 
 from harness.keyring_items import entries
 from harness.secret_service import SecretService
 
-from credhelper import store
+from credhelper.credentials import Credentials
 from credhelper.daemon.scheduler import MIN_RENEW_GAP
+from credhelper.store.codec import decode
+from credhelper.store.entries import FORMAT
 
 ROLE_PROFILE = "s3fullaccess-user1-role"
 #: The seed role again, each with its own role_session_name: separate sessions and locks.
@@ -103,7 +105,7 @@ def read_entries(service: str) -> dict[str, str]:
     return entries(service)
 
 
-def keyring_state(service: str) -> dict[str, store.Credentials]:
+def keyring_state(service: str) -> dict[str, Credentials]:
     """Every entry of ``service`` checked; the sessions decoded, by entry name.
 
     Raises AssertionError on anything a kill could have left half-written: an entry that is
@@ -113,14 +115,14 @@ def keyring_state(service: str) -> dict[str, store.Credentials]:
     raw = read_entries(service)
     heads = {name: value for name, value in raw.items() if "#" not in name}
     pieces = {name for name in raw if "#" in name}
-    sessions: dict[str, store.Credentials] = {}
+    sessions: dict[str, Credentials] = {}
     claimed: set[str] = set()
     for name, value in heads.items():
         try:
             doc = json.loads(value)
         except ValueError:
             raise AssertionError(f"keyring entry {name} is not JSON: {value[:80]!r}") from None
-        assert isinstance(doc, dict) and doc.get("format") == store.FORMAT, (name, value[:80])
+        assert isinstance(doc, dict) and doc.get("format") == FORMAT, (name, value[:80])
         if "pieces" in doc:  # a split entry: the head names its pieces and their checksum
             count, tag = doc["pieces"], doc["tag"]
             names = [f"{name}#{tag}.{i}" for i in range(1, count + 1)]
@@ -133,7 +135,7 @@ def keyring_state(service: str) -> dict[str, store.Credentials]:
             doc = json.loads(value)
         if name.startswith("session:"):
             try:
-                sessions[name] = store.decode(value)
+                sessions[name] = decode(value)
             except ValueError as exc:
                 raise AssertionError(f"keyring entry {name} does not decode: {exc}") from None
         elif name.endswith(":index"):
@@ -379,7 +381,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_leaves_nothing_half_written(
             crashes.append(f"{label}: {secret_service.log()[-300:]!r}")
             secret_service.restart()
 
-    def state(label: str) -> dict[str, store.Credentials]:
+    def state(label: str) -> dict[str, Credentials]:
         """``keyring_state``, read again once if gnome-keyring died under us while reading."""
         keyring_up(label)
         try:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from credhelper.credentials import Credentials, abbreviate
-from credhelper.store import decode, encode
+from credhelper.store.codec import decode, encode
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -64,7 +64,8 @@ def test_a_plain_file_backend_is_never_used(monkeypatch):
     import keyring
     from keyring.backend import KeyringBackend
 
-    from credhelper.store import SessionStore
+    from credhelper.settings import Settings
+    from credhelper.store import open_stores
 
     written = {}
 
@@ -81,7 +82,7 @@ def test_a_plain_file_backend_is_never_used(monkeypatch):
             written.pop((service, username), None)
 
     monkeypatch.setattr(keyring, "get_keyring", lambda: PlaintextKeyring())
-    store = SessionStore("credhelper-test-plain")
-    assert "plain file" in (store.probe() or "")
-    store.put("k", session(30), "p")
-    assert written == {} and store.get("k") is None
+    stores = open_stores(Settings(keyring_service="credhelper-test-plain"))
+    assert "plain file" in (stores.entries.probe() or "")
+    stores.sessions.put("k", session(30), "p")
+    assert written == {} and stores.sessions.get("k") is None

@@ -37,9 +37,11 @@ from harness.keyring_items import entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credhelper import ipc, store
+from credhelper import ipc
+from credhelper.credentials import Credentials
 from credhelper.daemon.scheduler import renew_threshold
 from credhelper.daemon.server import READ_TIMEOUT
+from credhelper.store.codec import decode
 
 ROLE_PROFILE = "s3fullaccess-user1-role"
 WIRED = "s3fullaccess-user1"
@@ -108,10 +110,10 @@ def row(status: dict, profile: str = ROLE_PROFILE) -> dict | None:
     return rows[0] if rows else None
 
 
-def keyring_sessions(env: AwsEnv) -> dict[str, store.Credentials]:
+def keyring_sessions(env: AwsEnv) -> dict[str, Credentials]:
     """Every cached session in the test's keyring service, decoded (raises if corrupt)."""
     return {
-        name: store.decode(value)
+        name: decode(value)
         for name, value in entries(env.keyring_service).items()
         if name.startswith("session:")
     }
@@ -494,7 +496,7 @@ def test_kill_9_falls_back_to_the_keyring_and_restarts_the_daemon(
     assert {
         r["profile"] for r in send_request(socket_path(seed_env), {"op": "status"})["profiles"]
     } == {ROLE_PROFILE, "second"}
-    # Nothing in the keyring is corrupt or half-written (store.decode raises on that).
+    # Nothing in the keyring is corrupt or half-written (decode raises on that).
     sessions = keyring_sessions(seed_env)
     assert sorted(c.access_key_id for c in sessions.values()) == sorted(
         [first["AccessKeyId"], second["AccessKeyId"]]

@@ -32,7 +32,8 @@ from harness.daemon import (
     wait_until,
 )
 
-from credhelper import store
+from credhelper.settings import Settings
+from credhelper.store import open_stores
 
 ROLE = "s3fullaccess-user1-role"
 TIMEOUT = float(os.environ.get("CREDHELPER_TEST_TIMEOUT", "6"))
@@ -274,8 +275,9 @@ def test_a_burst_beyond_the_listen_backlog_waits_for_the_daemon(world, daemons, 
     d = daemons()
     first = json.loads(call(world)[0].stdout)
     # Only the daemon's memory can answer now: the keyring entry is gone, STS fails.
+    entries = open_stores(Settings(keyring_service=world.keyring_service)).entries
     for name in list(store_entries(world)):
-        store.KeyringStore(world.keyring_service).delete(name)
+        entries.delete(name)
     proxy.inject_error("AssumeRole", 503, "ServiceUnavailable", times=1000)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
@@ -342,7 +344,7 @@ def test_sigterm_is_honoured_while_a_large_index_reloads(world, daemons, proxy):
     text = world.config_file.read_text()
     text += "".join(f"[profile {n}]\nrole_arn = {role}\nsource_profile = account1\n" for n in names)
     world.write_config(text)
-    store.SessionStore(world.keyring_service).set_names("daemon:index", names)
+    open_stores(Settings(keyring_service=world.keyring_service)).daemon_index.save(names)
     d = start_daemon(world, daemons.log, wait=False)
     daemons.started.append(d)
     wait_until(lambda: "listening on" in daemons.text(), 30, what="the daemon to listen")

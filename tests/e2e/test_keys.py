@@ -598,20 +598,24 @@ def test_a_damaged_session_entry_is_ignored_and_replaced(env, user, proxy, how, 
 
 
 def test_a_size_limited_keyring_gets_sessions_in_pieces(env, user, proxy):
+    from harness.limited_keyring import LIMIT, LimitedKeyring
+
     env.add_credentials("account1", user)
-    limited = {"PYTHON_KEYRING_BACKEND": LIMITED, "PYTHONPATH": str(TESTS)}
+    limited = {
+        "PYTHON_KEYRING_BACKEND": LIMITED,
+        "PYTHONPATH": str(TESTS),
+        "CREDHELPER_KEYRING_MAX_VALUE": str(LIMIT),  # a limit credhelper cannot know
+    }
     first = process_json(env, ROLE_PROFILE, **limited)  # no warning: the keyring took it
     stored = session_entries(env)
     (head,) = [n for n in stored if "#" not in n]
     meta = json.loads(stored[head])
     assert set(meta) == {"format", "pieces", "sha256", "tag"} and meta["pieces"] >= 2
     assert set(stored) == {head} | set(pieces(head, meta))
-    assert all(len(value) <= 600 for value in stored.values())
+    assert all(len(value) <= LIMIT for value in stored.values())
     joined = "".join(stored[piece] for piece in pieces(head, meta))
-    assert len(joined) > 600 and json.loads(joined)["AccessKeyId"] == first["AccessKeyId"]
+    assert len(joined) > LIMIT and json.loads(joined)["AccessKeyId"] == first["AccessKeyId"]
     # The limit is real: the whole value in one entry is refused by this backend.
-    from harness.limited_keyring import LimitedKeyring
-
     with pytest.raises(keyring.errors.PasswordSetError):
         LimitedKeyring().set_password(env.keyring_service, "too-long", joined)
 

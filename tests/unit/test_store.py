@@ -1,131 +1,353 @@
-"""Keyring entries over an in-memory backend: versioned, split when too long, checked."""
+"""The stores over an in-memory backend: versioned entries, split when too long, checked; a
+failing keyring turns them into a null object, a bug of ours does not."""
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime, timedelta, timezone
 
-import keyring
+import keyring.errors
 import pytest
-from keyring.backend import KeyringBackend
+from keyring.backend import KeyringBackend as LibraryBackend
 
-from credhelper import store
+import credhelper.store.entries as entries_module
 from credhelper.credentials import Credentials
+from credhelper.errors import CredhelperError
+from credhelper.settings import Settings
+from credhelper.store import Stores, open_stores
+from credhelper.store.backend import BackendError, KeyringBackend, MemoryBackend
+
+SETTINGS = Settings(keyring_service="svc")
+WARNING = "warning: the OS keyring is not usable ("
 
 
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+def session(key_id: str = "ASIAEXAMPLEEXAMPLE12") -> Credentials:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return Credentials(key_id, "s" * 40, "t" * 900, now + timedelta(hours=1), now)
 
-    def __init__(self, max_value_length: int | None = None) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-        if max_value_length:
-            self.max_value_length = max_value_length
 
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
+def names(backend: MemoryBackend) -> list[str]:
+    return [name for (_service, name) in backend.items]
 
-    def set_password(self, service: str, username: str, password: str) -> None:
-        limit = getattr(self, "max_value_length", None)
-        if limit and len(password) > limit:
-            raise keyring.errors.PasswordSetError("value too long")
-        self.items[(service, username)] = password
 
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("no such item")
+class CountingBackend(MemoryBackend):
+    """Counts the calls that reach it."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__(limit)
+        self.calls: list[tuple[str, str]] = []
+
+    def get(self, service: str, name: str) -> str | None:
+        self.calls.append(("get", name))
+        return super().get(service, name)
+
+    def set(self, service: str, name: str, value: str) -> None:
+        self.calls.append(("set", name))
+        super().set(service, name, value)
+
+    def delete(self, service: str, name: str) -> None:
+        self.calls.append(("delete", name))
+        super().delete(service, name)
+
+
+class LockedBackend(CountingBackend):
+    """A keyring that refuses everything, as a locked one does."""
+
+    def get(self, service: str, name: str) -> str | None:
+        self.calls.append(("get", name))
+        raise BackendError("the collection is locked")
+
+    def set(self, service: str, name: str, value: str) -> None:
+        self.calls.append(("set", name))
+        raise BackendError("the collection is locked")
 
 
 @pytest.fixture
-def backend(monkeypatch):
-    def use(limit: int | None = None) -> MemoryKeyring:
-        ring = MemoryKeyring(limit)
-        monkeypatch.setattr(keyring, "get_keyring", lambda: ring)
-        monkeypatch.setattr(keyring, "get_password", ring.get_password)
-        monkeypatch.setattr(keyring, "set_password", ring.set_password)
-        monkeypatch.setattr(keyring, "delete_password", ring.delete_password)
-        return ring
-
-    return use
+def locks(tmp_path, monkeypatch):
+    """The keys index's file lock in a folder of this test's."""
+    monkeypatch.setenv("CREDHELPER_RUNTIME_DIR", str(tmp_path / "run"))
 
 
-def session() -> Credentials:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    return Credentials("ASIAEXAMPLEEXAMPLE12", "s" * 40, "t" * 900, now + timedelta(hours=1), now)
+# --- entries ----------------------------------------------------------------------------
 
 
-def test_a_long_value_is_split_and_joined(backend):
-    ring = backend(limit=200)
-    s = store.SessionStore("svc")
-    s.put("k", session(), "p")
-    assert len([n for (_svc, n) in ring.items if n.startswith("session:k#")]) > 3
-    assert s.get("k") == session()
+def test_a_long_value_is_split_and_joined():
+    backend = MemoryBackend(limit=200)
+    stores = open_stores(SETTINGS, backend)
+    stores.sessions.put("k", session(), "p")
+    assert len([n for n in names(backend) if n.startswith("session:k#")]) > 3
+    assert all(len(value) <= 200 for value in backend.items.values())
+    assert stores.sessions.get("k") == session()
     # shorter again: the pieces no longer needed are removed
-    ring.max_value_length = 100000
-    s.put("k", session(), "p")
-    assert [n for (_svc, n) in ring.items] == ["session:k"]
+    backend.max_value = None
+    stores.sessions.put("k", session(), "p")
+    assert names(backend) == ["session:k"]
+    assert stores.sessions.get("k") == session()
 
 
-def test_a_missing_or_altered_piece_makes_the_entry_absent(backend):
-    ring = backend(limit=200)
-    s = store.SessionStore("svc")
-    s.put("k", session(), "p")
-    (second,) = [n for (_svc, n) in ring.items if n.startswith("session:k#") and n.endswith(".2")]
-    ring.items[("svc", second)] = "tampered"
-    assert s.get("k") is None
-    del ring.items[("svc", second)]
-    assert s.get("k") is None
-    s.put("k", session(), "p")  # and the next write replaces it whole
-    assert s.get("k") == session()
+def test_a_missing_or_altered_piece_makes_the_entry_absent():
+    backend = MemoryBackend(limit=200)
+    stores = open_stores(SETTINGS, backend)
+    stores.sessions.put("k", session(), "p")
+    (second,) = [n for n in names(backend) if n.startswith("session:k#") and n.endswith(".2")]
+    backend.items[("svc", second)] = "tampered"
+    assert stores.sessions.get("k") is None
+    del backend.items[("svc", second)]
+    assert stores.sessions.get("k") is None
+    stores.sessions.put("k", session(), "p")  # and the next write replaces it whole
+    assert stores.sessions.get("k") == session()
+    assert stores.entries.usable
 
 
-def test_a_rewrite_cut_short_leaves_the_old_value_whole(backend):
-    """New pieces are written under new names before the head moves to them: a kill between
-    the two leaves the old entry readable (tests/e2e/test_chaos.py does it with kill -9)."""
-    ring = backend(limit=200)
-    s = store.SessionStore("svc")
-    old = session()
-    s.put("k", old, "p")
-    new = Credentials("ASIANEWNEWNEWNEWNEW1", "n" * 40, "u" * 900, old.expiration, old.issued)
-    original = ring.set_password
+def test_a_rewrite_cut_short_leaves_the_old_value_or_the_new_one_whole():
+    """New pieces are written under new names before the head moves to them: a kill at any
+    write leaves the old entry readable, or the new one (tests/e2e/test_chaos.py does it with
+    kill -9)."""
 
-    def dies_at_the_head(service: str, username: str, password: str) -> None:
-        if username == "session:k":
-            raise SystemExit("killed")
-        original(service, username, password)
+    class DiesAtWrite(MemoryBackend):
+        countdown: int | None = None
 
-    keyring.set_password = dies_at_the_head
-    with pytest.raises(SystemExit):
-        s.put("k", new, "p")
-    keyring.set_password = original
-    assert s.get("k") == old
+        def set(self, service: str, name: str, value: str) -> None:
+            if self.countdown is not None:
+                self.countdown -= 1
+                if self.countdown < 0:
+                    raise SystemExit("killed")
+            super().set(service, name, value)
+
+    old, new = session(), session("ASIANEWNEWNEWNEWNEW1")
+    seen = set()
+    for writes in range(10):
+        backend = DiesAtWrite(limit=200)
+        stores = open_stores(SETTINGS, backend)
+        stores.sessions.put("k", old, "p")
+        backend.countdown = writes
+        try:
+            stores.sessions.put("k", new, "p")
+        except SystemExit:
+            pass
+        found = stores.sessions.get("k")
+        assert found in (old, new), writes
+        seen.add(found.access_key_id if found else None)
+    assert seen == {old.access_key_id, new.access_key_id}
 
 
-def test_unknown_formats_and_garbage_are_ignored(backend):
-    ring = backend()
-    s = store.SessionStore("svc")
-    ring.items[("svc", "session:k")] = '{"format": 99}'
-    assert s.get("k") is None
-    ring.items[("svc", "session:k")] = "not json"
-    assert s.get("k") is None
+def test_unknown_formats_and_garbage_are_ignored(caplog):
+    backend = MemoryBackend()
+    stores = open_stores(SETTINGS, backend)
+    backend.items[("svc", "session:k")] = '{"format": 99}'
+    assert stores.sessions.get("k") is None
+    assert "unknown format 99" in caplog.text
+    backend.items[("svc", "session:k")] = "not json"
+    assert stores.sessions.get("k") is None
+    assert "(unreadable); it will be replaced" in caplog.text
+    backend.items[("svc", "keys:p")] = json.dumps({"format": 1, "AccessKeyId": 5})
+    assert stores.keys.get("p") is None
+    assert stores.entries.usable
 
 
-def test_an_unchanged_value_is_not_rewritten(backend):
-    ring = backend()
-    s = store.SessionStore("svc")
-    s.put("k", session(), "p")
-    writes = []
-    original = ring.set_password
-    ring.set_password = lambda *a: (writes.append(a), original(*a))  # type: ignore[method-assign]
-    keyring.set_password = ring.set_password
-    s.put("k", session(), "p")
-    assert writes == []
+def test_an_unchanged_value_is_not_rewritten():
+    for limit in (None, 200):
+        backend = CountingBackend(limit)
+        stores = open_stores(SETTINGS, backend)
+        stores.sessions.put("k", session(), "p")
+        backend.calls.clear()
+        stores.sessions.put("k", session(), "p")
+        assert [c for c in backend.calls if c[0] != "get"] == [], limit
+
+
+# --- a failing keyring, and a bug of ours ---------------------------------------------------
+
+
+def test_a_failing_backend_makes_every_store_a_null_object_and_warns_once(caplog, locks):
+    backend = LockedBackend()
+    stores = open_stores(SETTINGS, backend)
+    with caplog.at_level(logging.WARNING):
+        assert stores.sessions.get("k") is None
+        stores.sessions.put("k", session(), "p")
+        assert stores.keys.put("p", session("AKIAEXAMPLEEXAMPLE12")) is False
+        assert stores.keys.get("p") is None and stores.keys.profiles() == []
+        stores.daemon_index.save(["a"])
+        assert stores.daemon_index.load() == []
+        stores.sessions.delete("k")
+    assert not stores.entries.usable
+    assert stores.entries.problem == "BackendError: the collection is locked"
+    assert backend.calls == [("get", "session:k")]  # never asked again
+    warnings = [r.getMessage() for r in caplog.records if WARNING in r.getMessage()]
+    assert len(warnings) == 1, caplog.text
+    assert warnings[0].startswith(
+        "warning: the OS keyring is not usable (BackendError: the collection is locked); "
+        "nothing is cached or stored. Unlock or install a keyring"
+    )
+    assert stores.entries.probe() == stores.entries.problem
+
+
+def test_probe_says_why_without_the_warning(caplog):
+    stores = open_stores(SETTINGS, LockedBackend())
+    assert stores.entries.probe() == "BackendError: the collection is locked"
+    assert stores.sessions.get("k") is None
+    assert WARNING not in caplog.text
+    assert open_stores(SETTINGS, MemoryBackend()).entries.probe() is None
+
+
+class LibraryRing(LibraryBackend):
+    """A ``keyring`` backend raising what it is given (passed in: no keyring global touched)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, error: BaseException | None = None, value: object = None) -> None:
+        super().__init__()
+        self.error = error
+        self.value = value
+        self.written: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.written[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.PasswordDeleteError("no such item")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        keyring.errors.KeyringLocked("Failed to unlock the collection!"),
+        keyring.errors.NoKeyringError("No recommended backend was available"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        pytest.param("secretstorage", id="SecretServiceNotAvailableException"),
+    ],
+)
+def test_what_the_keyring_raises_means_unusable(error):
+    if error == "secretstorage":
+        exceptions = pytest.importorskip("secretstorage.exceptions")
+        error = exceptions.SecretServiceNotAvailableException("no such service")
+    stores = open_stores(SETTINGS, KeyringBackend(LibraryRing(error)))
+    assert stores.sessions.get("k") is None
+    assert stores.entries.problem is not None
+    assert stores.entries.problem.startswith(type(error).__name__ + ": ")
+
+
+def test_a_plain_file_backend_is_refused():
+    class PlaintextKeyring(LibraryRing):  # the name keyrings.alt's file backend carries
+        pass
+
+    ring = PlaintextKeyring()
+    stores = open_stores(SETTINGS, KeyringBackend(ring))
+    assert "plain file" in (stores.entries.probe() or "")
+    stores.sessions.put("k", session(), "p")
+    assert ring.written == {} and stores.sessions.get("k") is None
+
+
+def test_deleting_what_is_not_there_is_no_failure():
+    stores = open_stores(SETTINGS, KeyringBackend(LibraryRing()))
+    stores.sessions.delete("k")
+    assert stores.entries.usable
+
+
+def test_a_bug_of_ours_is_not_taken_for_a_missing_keyring(monkeypatch):
+    # A backend handing back something that is not a string.
+    class Confused(MemoryBackend):
+        def get(self, service: str, name: str) -> str | None:
+            return 42  # type: ignore[return-value]
+
+    stores = open_stores(SETTINGS, Confused())
+    with pytest.raises(TypeError):
+        stores.sessions.get("k")
+    assert stores.entries.usable
+
+    # The same through the keyring library; and a TypeError raised there is a bug too.
+    stores = open_stores(SETTINGS, KeyringBackend(LibraryRing(value=b"bytes")))
+    with pytest.raises(TypeError):
+        stores.sessions.get("k")
+    stores = open_stores(SETTINGS, KeyringBackend(LibraryRing(TypeError("a bug"))))
+    with pytest.raises(TypeError, match="a bug"):
+        stores.sessions.get("k")
+    assert stores.entries.usable
+
+    # Our JSON handling failing.
+    def broken(*args: object, **kwargs: object) -> str:
+        raise TypeError("not JSON serializable")
+
+    monkeypatch.setattr(entries_module.json, "dumps", broken)
+    stores = open_stores(SETTINGS, MemoryBackend())
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        stores.sessions.put("k", session(), "p")
+    assert stores.entries.usable and stores.entries.problem is None
+
+
+# --- what is stored -------------------------------------------------------------------------
+
+
+def test_all_stores_share_one_entries():
+    stores = open_stores(SETTINGS, MemoryBackend())
+    assert isinstance(stores, Stores)
+    assert stores.sessions.entries is stores.entries
+    assert stores.keys.entries is stores.entries
+    assert stores.daemon_index.entries is stores.entries
+
+
+def test_the_keyring_limit_comes_from_settings_or_the_backend_class():
+    assert KeyringBackend(LibraryRing(), limit=300).limit() == 300
+    assert KeyringBackend(LibraryRing()).limit() is None
+
+    class WinVaultKeyring(LibraryRing):
+        pass
+
+    assert KeyringBackend(WinVaultKeyring()).limit() == 1200
+
+
+def test_entry_names_are_unchanged(locks):
+    """Existing users' keyrings keep working: the same names as before the split."""
+    backend = MemoryBackend()
+    stores = open_stores(SETTINGS, backend)
+    stores.sessions.put("abc", session(), "p", kind="mfa")
+    stores.keys.put("p", session("AKIAEXAMPLEEXAMPLE12"))
+    stores.daemon_index.save(["p"])
+    assert sorted(names(backend)) == ["daemon:index", "keys:index", "keys:p", "session:abc"]
+    doc = json.loads(backend.items[("svc", "session:abc")])
+    assert doc["format"] == 1 and doc["kind"] == "mfa" and doc["profile"] == "p"
+
+
+def test_the_keys_index_keeps_both_profiles_of_two_puts(locks):
+    backend = MemoryBackend()
+    first, second = open_stores(SETTINGS, backend), open_stores(SETTINGS, backend)
+    assert first.keys.put("a", session("AKIAEXAMPLEEXAMPLEAA"))
+    assert second.keys.put("b", session("AKIAEXAMPLEEXAMPLEBB"))
+    assert first.keys.profiles() == ["a", "b"]
+    assert second.keys.get("a") == session("AKIAEXAMPLEEXAMPLEAA")
+    first.keys.delete("a")
+    assert second.keys.profiles() == ["b"] and second.keys.get("a") is None
+
+
+def test_unchanged_keys_keep_when_they_were_added(locks):
+    backend = CountingBackend()
+    stores = open_stores(SETTINGS, backend)
+    keys = Credentials("AKIAEXAMPLEEXAMPLE12", "s" * 40)
+    assert stores.keys.put("p", keys)
+    backend.calls.clear()
+    assert stores.keys.put("p", keys)
+    assert [c for c in backend.calls if c[0] != "get"] == []
+
+
+def test_the_daemon_index_round_trips():
+    stores = open_stores(SETTINGS, MemoryBackend())
+    assert stores.daemon_index.load() == []
+    stores.daemon_index.save(["b", "a", "b"])
+    assert stores.daemon_index.load() == ["a", "b"]
+    stores.daemon_index.save([])
+    assert stores.daemon_index.load() == []
+
+
+# --- settings -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("raw", ["abc", "63", "-100", "1e3", "1_000", "١٢٣"])
 def test_settings_refuse_a_bad_keyring_value_limit(raw):
-    from credhelper.errors import CredhelperError
-    from credhelper.settings import Settings
-
     with pytest.raises(CredhelperError) as caught:
         Settings.from_env({"CREDHELPER_KEYRING_MAX_VALUE": raw})
     assert caught.value.exit_code == 2

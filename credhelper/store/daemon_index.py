@@ -1,0 +1,19 @@
+"""The profiles the daemon serves (``daemon:index``): a restarted daemon reloads their
+sessions from the keyring. Kept there with the sessions, not in a file."""
+
+from __future__ import annotations
+
+from credhelper.store.entries import Entries
+
+NAME = "daemon:index"
+
+
+class DaemonIndex:
+    def __init__(self, entries: Entries) -> None:
+        self.entries = entries
+
+    def load(self) -> list[str]:
+        return self.entries.read_names(NAME)
+
+    def save(self, profiles: list[str]) -> None:
+        self.entries.write_names(NAME, profiles)
