@@ -627,6 +627,49 @@ def test_a_size_limited_keyring_gets_sessions_in_pieces(env, user, proxy):
     assert_secret_nowhere(env, first["SecretAccessKey"], entry="session:")
 
 
+@pytest.mark.parametrize("daemon", [False, True], ids=["in-process", "daemon-allowed"])
+def test_a_bad_keyring_value_limit_stops_the_call_with_one_line(env, user, proxy, daemon):
+    """A mistyped CREDHELPER_KEYRING_MAX_VALUE is a usage error, not quietly ignored (which
+    would surface later, as a keyring refusing a long value)."""
+    env.add_credentials("account1", user)
+    extra = {"CREDHELPER_KEYRING_MAX_VALUE": "abc"}
+    if daemon:
+        extra["CREDHELPER_NO_DAEMON"] = None
+    result = credhelper(env, "process", ROLE_PROFILE, extra=extra)
+    assert result.returncode == 2, result
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("credhelper: profile 's3fullaccess-user1-role': "), line
+    assert "CREDHELPER_KEYRING_MAX_VALUE='abc'" in line
+    assert "Fix or unset CREDHELPER_KEYRING_MAX_VALUE" in line
+    assert result.stdout == ""
+    assert proxy.calls == [] and entries(env.keyring_service) == {}
+
+
+def test_a_bug_under_the_keyring_is_reported_not_taken_for_a_missing_keyring(env, user, proxy):
+    """A backend handing back bytes is a bug, not a locked keyring: one line saying so (and
+    the traceback with --debug), never the "not usable, nothing is cached" warning."""
+    env.add_credentials("account1", user)
+    broken = {
+        "PYTHON_KEYRING_BACKEND": "harness.broken_keyring.BytesKeyring",
+        "PYTHONPATH": str(TESTS),
+    }
+    result = credhelper(env, "process", ROLE_PROFILE, extra=broken)
+    assert result.returncode == 1, result
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"credhelper: profile '{ROLE_PROFILE}': unexpected error: TypeError: the keyring "
+        "backend returned bytes"
+    ), line
+    assert line.endswith("Rerun with --debug and report it.")
+    assert result.stdout == "" and proxy.calls == []
+
+    debug = credhelper(env, "--debug", "process", ROLE_PROFILE, extra=broken)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+    assert "TypeError: the keyring backend returned bytes" in debug.stderr
+    assert "keyring is not usable" not in result.stderr + debug.stderr
+
+
 # --- no usable keyring -----------------------------------------------------------------------
 
 
