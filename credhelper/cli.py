@@ -7,9 +7,11 @@ import sys
 from credhelper import __version__
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the hot path goes through main(): nothing but the standard library
     import argparse
     from typing import Sequence
+
+    from credhelper.hotpath import Asked
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,58 +160,33 @@ def _setup_logging(debug: bool, daemon: bool) -> None:
     root.propagate = False
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "process":
-        from credhelper import process
+def _dispatch(args: argparse.Namespace, asked: Asked | None) -> int:
+    """Build the command's world once, then run the command's module in it."""
+    import importlib
 
-        return process.run(args.profile, min_ttl=args.min_ttl, use_daemon=not args.no_daemon)
-    if args.command == "daemon":
-        from credhelper.daemon import main as daemon
+    from credhelper.context import Context
 
-        return daemon.stop() if args.action == "stop" else daemon.run()
-    if args.command == "status":
-        from credhelper import status
-
-        return status.run(as_json=args.json)
-    if args.command == "login":
-        from credhelper import login
-
-        return login.run(args.profile, force=args.force)
-    if args.command in ("add", "remove", "list", "clear"):
-        from credhelper import keys
-
-        if args.command == "add":
-            return keys.add(args.profile, from_env=args.env, validate=not args.no_validate)
-        if args.command == "remove":
-            return keys.remove(args.profile)
-        if args.command == "list":
-            return keys.list_profiles(as_json=args.json)
-        return keys.clear(args.profile)
-    if args.command == "service":
-        from credhelper import service
-
-        return service.run(args.action)
-    if args.command == "wire":
-        from credhelper import wire
-
-        return wire.run(args.profile, args.as_name)
-    raise AssertionError(args.command)
+    ctx = Context.from_env(min_ttl=getattr(args, "min_ttl", None), asked=asked)
+    command = importlib.import_module(f"credhelper.commands.{args.command}")
+    code: int = command.run(args, ctx)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    asked = None
     if len(argv) == 2 and argv[0] == "process" and not argv[1].startswith("-"):
         # The hot path: `credhelper process PROFILE` answered by the daemon, with nothing
         # but the standard library imported (no argparse, no logging either).
-        from credhelper import process
+        from credhelper import hotpath
 
-        served = process.from_daemon(argv[1])
-        if served is not None:
-            return served
-    return _main(argv)
+        asked = hotpath.ask_daemon(argv[1])
+        if asked.exit_code is not None:
+            return asked.exit_code
+    return _main(argv, asked)
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], asked: Asked | None = None) -> int:
     import logging
 
     log = logging.getLogger("credhelper")
@@ -219,7 +196,7 @@ def _main(argv: list[str]) -> int:
 
     profile = getattr(args, "profile", None)
     try:
-        return _dispatch(args)
+        return _dispatch(args, asked)
     except CredhelperError as exc:
         if profile:
             exc.for_profile(profile)

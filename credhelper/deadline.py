@@ -12,16 +12,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from typing import Callable, Iterator
 
 from credhelper.errors import CredhelperError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Callable, Iterator
-
-#: CREDHELPER_TIMEOUT's default: longer than any healthy STS round trip with retries, short
-#: enough that a script sees one clear line instead of hanging.
-DEFAULT_TIMEOUT = 30.0
+from credhelper.protocol import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 
 
 class TimedOut(CredhelperError):

@@ -20,3 +20,14 @@ def table(rows: Sequence[Sequence[Any]]) -> list[str]:
     cells = [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def forgotten_note(dropped: list[str]) -> str:
+    """``; the daemon forgot 'a', 'b'``: what a running daemon dropped from memory."""
+    if not dropped:
+        return ""
+    return "; the daemon forgot " + ", ".join(f"'{p}'" for p in sorted(set(dropped)))

@@ -1,8 +1,8 @@
 """Turn a profile name into the chain of steps that produces its credentials.
 
-The AWS config and credentials files are read by botocore's own loader (which honours
-``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE``); this module only interprets the
-role-related keys and validates them, so a mistake is reported before any network call.
+The AWS files are read once per command (:mod:`credhelper.awsfiles`); this module only
+interprets the role-related keys of that snapshot and validates them, so that a mistake is
+reported before any network call. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -11,13 +11,19 @@ import dataclasses
 import getpass
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping
 
 from credhelper.errors import CredhelperError
+from credhelper.sources import Source
+from credhelper.sources.botocore_profile import BotocoreProfile
+from credhelper.sources.credential_source import PROVIDERS as _CREDENTIAL_SOURCE_PROVIDERS
+from credhelper.sources.credential_source import CredentialSource
+from credhelper.sources.keyring_keys import KeyringKeys
+from credhelper.sources.static_keys import StaticKeys
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
+CREDENTIAL_SOURCES = tuple(_CREDENTIAL_SOURCE_PROVIDERS)
 #: Keys never folded into a cache key (they are secrets; the key id stands for them).
 SECRET_KEYS = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
 
@@ -36,7 +42,7 @@ class RoleStep:
     #: How to get a code (``mfa_process``); not part of what the session is.
     mfa_process: str | None = None
 
-    def identity(self) -> dict[str, Any]:
+    def cache_key_material(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
             "role_arn": self.role_arn,
@@ -47,27 +53,7 @@ class RoleStep:
         }
 
 
-@dataclass(frozen=True)
-class StaticKeys:
-    """Long-term (or fixed session) keys written in a profile that also names itself as source."""
 
-    profile: str
-    key_id: str
-
-
-@dataclass(frozen=True)
-class BotocoreProfile:
-    """A non-role profile: botocore's provider chain resolves it (keys, SSO, process, ...)."""
-
-    profile: str
-    fingerprint: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class KeyringKeys:
-    """Long-term keys stored with ``credhelper add``: they take precedence over the files."""
-
-    profile: str
 
 
 @dataclass(frozen=True)
@@ -80,19 +66,11 @@ class MfaStep:
     duration_seconds: int
     mfa_process: str | None = None
 
-    def identity(self) -> dict[str, Any]:
+    def cache_key_material(self) -> dict[str, Any]:
         return {"mfa_serial": self.serial, "duration_seconds": self.duration_seconds}
 
 
-@dataclass(frozen=True)
-class CredentialSource:
-    """``credential_source``: credentials from the environment, EC2 or ECS."""
 
-    profile: str
-    source: str
-
-
-Source = Union[StaticKeys, BotocoreProfile, CredentialSource, KeyringKeys]
 
 DEFAULT_MFA_SESSION = 12 * 3600
 MFA_SESSION_RANGE = (900, 36 * 3600)
@@ -107,21 +85,6 @@ class Chain:
     source: Source
     roles: tuple[RoleStep, ...]
     mfa: MfaStep | None = None
-
-
-def load_profiles() -> dict[str, dict[str, Any]]:
-    """All profiles of the config and credentials files, merged the way botocore merges them."""
-    import botocore.exceptions
-    import botocore.session
-
-    session = botocore.session.Session()
-    try:
-        profiles: dict[str, dict[str, Any]] = session.full_config.get("profiles", {})
-        return profiles
-    except botocore.exceptions.ConfigParseError as exc:
-        raise CredhelperError(
-            f"cannot parse the AWS config: {exc}", "fix the file's syntax"
-        ) from exc
 
 
 def default_session_name() -> str:
@@ -195,7 +158,7 @@ def _fingerprint(values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def resolve(
     profile: str,
-    profiles: Mapping[str, Mapping[str, Any]] | None = None,
+    profiles: Mapping[str, Mapping[str, Any]],
     has_keys: Callable[[str], bool] | None = None,
 ) -> Chain:
     """Walk ``source_profile`` links from ``profile`` down to a source of credentials.
@@ -203,7 +166,6 @@ def resolve(
     ``has_keys(name)`` tells whether the keyring holds keys for a profile; such keys take
     precedence over the files, and such a profile need not exist in them at all.
     """
-    profiles = load_profiles() if profiles is None else profiles
     has_keys = has_keys or (lambda name: False)
     roles: list[RoleStep] = []
     seen: list[str] = []
@@ -279,20 +241,11 @@ def resolve(
     return _with_mfa_session(Chain(profile=profile, source=source, roles=tuple(roles)), profiles)
 
 
-def _long_term(source: Source, profiles: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Only long-term keys may call GetSessionToken (STS refuses session credentials)."""
-    if isinstance(source, (StaticKeys, KeyringKeys)):
-        return True
-    if isinstance(source, BotocoreProfile):
-        values = profiles.get(source.profile, {})
-        return bool(values.get("aws_access_key_id")) and not values.get("aws_session_token")
-    return False
-
-
 def _with_mfa_session(chain: Chain, profiles: Mapping[str, Mapping[str, Any]]) -> Chain:
     """Put an MFA session between a long-term source and the first role that wants MFA
     (or the source profile's own ``mfa_serial``); that role then needs no code itself."""
-    if not _long_term(chain.source, profiles):
+    # Only long-term keys may call GetSessionToken (STS refuses session credentials).
+    if not chain.source.long_term(profiles.get(chain.source.profile, {})):
         return chain
     name, serial = (
         chain.source.profile,
@@ -338,56 +291,3 @@ def chain_region(chain: Chain, profiles: Mapping[str, Mapping[str, Any]]) -> str
         if isinstance(region, str) and region.strip():
             return region.strip()
     return None
-
-
-@dataclass(frozen=True)
-class FileKeys:
-    """Profiles holding aws_access_key_id in each file: the merged view cannot tell which."""
-
-    credentials_file: frozenset[str]
-    config_file: frozenset[str]
-
-    @classmethod
-    def load(cls) -> FileKeys:
-        import botocore.configloader
-        import botocore.exceptions
-        import botocore.session
-
-        session = botocore.session.Session()
-        found: list[frozenset[str]] = []
-        for var in ("credentials_file", "config_file"):
-            path = session.get_config_variable(var)
-            try:
-                parsed = (
-                    botocore.configloader.raw_config_parse(path)
-                    if var == "credentials_file"
-                    else botocore.configloader.load_config(path).get("profiles", {})
-                )
-            except botocore.exceptions.ConfigNotFound:
-                parsed = {}
-            found.append(
-                frozenset(
-                    n
-                    for n, v in parsed.items()
-                    if isinstance(v, dict) and v.get("aws_access_key_id")
-                )
-            )
-        return cls(credentials_file=found[0], config_file=found[1])
-
-
-def source_origin(source: Source, values: Mapping[str, Any], files: FileKeys) -> str:
-    """Where a chain's first credentials come from, in botocore's order of precedence."""
-    if isinstance(source, KeyringKeys):
-        return "keyring"
-    if isinstance(source, CredentialSource):
-        return "credential_source"
-    plain = isinstance(source, BotocoreProfile)
-    if plain and (values.get("sso_session") or values.get("sso_start_url")):
-        return "sso"
-    if source.profile in files.credentials_file:
-        return "credentials_file"
-    if plain and values.get("credential_process"):
-        return "credential_process"
-    if source.profile in files.config_file:
-        return "config_file"
-    return "none"

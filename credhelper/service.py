@@ -102,7 +102,7 @@ def render(
 
 def default_command() -> list[str]:
     """The absolute credhelper command, the same one ``credhelper wire`` writes."""
-    from credhelper.wire import executable
+    from credhelper.config_edit import executable
 
     return executable()
 

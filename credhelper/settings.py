@@ -1,27 +1,25 @@
 """Tunables, read from ``CREDHELPER_*`` environment variables (flags override them).
 
 Environment variables rather than a config file: they reach ``credential_process`` children
-from the SDK unchanged, and they keep the hot path free of file parsing. For the same reason
-this module imports nothing heavy (not even ``dataclasses``, ~6 ms of a ~20 ms budget).
+from the SDK unchanged, and they keep the hot path free of file parsing. Every variable is
+read and validated here, once per command (the hot path only peeks at the three it forwards
+to the daemon, and leaves any value it cannot take to this module to report).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from credhelper.errors import CredhelperError
+from credhelper.protocol import DEFAULT_MIN_TTL, DEFAULT_TIMEOUT
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Mapping
-
-#: botocore re-runs the helper on every call when < 15 min remain; keep a margin above that.
-DEFAULT_MIN_TTL = 16 * 60
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_KEYRING_SERVICE = "credhelper"
 DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
 DEFAULT_MFA_WARN_BEFORE = 30 * 60.0
-DEFAULT_TIMEOUT = 30.0
 #: The smallest keyring value limit taken (characters); a smaller one is taken for a mistake.
 MIN_KEYRING_VALUE = 64
 
@@ -76,76 +74,34 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     )
 
 
+@dataclass(frozen=True)
 class Settings:
-    """What the user can tune; defaults suit botocore's refresh windows. Immutable."""
-
-    __slots__ = (
-        "min_ttl",
-        "lock_timeout",
-        "keyring_service",
-        "use_daemon",
-        "autostart",
-        "idle_timeout",
-        "mfa_warn_before",
-        "timeout",
-        "keyring_max_value",
-    )
+    """What the user can tune; defaults suit botocore's refresh windows."""
 
     #: Renew a cached session with less life left than this (CREDHELPER_MIN_TTL, seconds).
-    min_ttl: float
+    min_ttl: float = DEFAULT_MIN_TTL
     #: Wait this long for another process fetching the same session (CREDHELPER_LOCK_TIMEOUT).
-    lock_timeout: float
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     #: Keyring service name the sessions are stored under (CREDHELPER_KEYRING_SERVICE).
-    keyring_service: str
+    keyring_service: str = DEFAULT_KEYRING_SERVICE
     #: Ask a running daemon first (CREDHELPER_NO_DAEMON=1 turns both this and autostart off).
-    use_daemon: bool
+    use_daemon: bool = True
     #: Start the daemon in the background when none answers (CREDHELPER_AUTOSTART=0: never).
-    autostart: bool
+    autostart: bool = True
     #: The daemon stops renewing a profile nobody asked for in this long.
-    idle_timeout: float
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     #: The daemon warns (log, status, desktop notification) this long before an MFA session
     #: ends (CREDHELPER_MFA_WARN_BEFORE).
-    mfa_warn_before: float
+    mfa_warn_before: float = DEFAULT_MFA_WARN_BEFORE
     #: One call's time limit, everything included but a person typing a code
     #: (CREDHELPER_TIMEOUT); the daemon bounds each fetch by it too.
-    timeout: float
+    timeout: float = DEFAULT_TIMEOUT
     #: Split keyring values longer than this (CREDHELPER_KEYRING_MAX_VALUE), for a backend
     #: with a limit credhelper does not know; None: the backend's known limit, if any.
-    keyring_max_value: int | None
-
-    def __init__(
-        self,
-        min_ttl: float = DEFAULT_MIN_TTL,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        keyring_service: str = DEFAULT_KEYRING_SERVICE,
-        use_daemon: bool = True,
-        autostart: bool = True,
-        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-        mfa_warn_before: float = DEFAULT_MFA_WARN_BEFORE,
-        timeout: float = DEFAULT_TIMEOUT,
-        keyring_max_value: int | None = None,
-    ) -> None:
-        values = dict(locals())
-        del values["self"]
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Settings is immutable; use replace()")
+    keyring_max_value: int | None = None
 
     def replace(self, **changes: Any) -> Settings:
-        values = {name: getattr(self, name) for name in self.__slots__}
-        values.update(changes)
-        return Settings(**values)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Settings) and all(
-            getattr(self, n) == getattr(other, n) for n in self.__slots__
-        )
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
-        return f"Settings({fields})"
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_env(

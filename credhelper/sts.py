@@ -1,20 +1,24 @@
 """STS calls, through botocore, with its errors turned into lines a user can act on.
 
-The client is built from a botocore session bound to the role's own profile, so botocore
-applies that profile's ``region``, ``sts_regional_endpoints``, ``endpoint_url`` (and
-``AWS_ENDPOINT_URL_STS`` / ``AWS_ENDPOINT_URL``) and ``ca_bundle`` exactly as the AWS CLI would.
+The client is built from the command's botocore session (:mod:`credhelper.awsfiles`) with the
+role's own profile selected, so botocore applies that profile's ``region``,
+``sts_regional_endpoints``, ``endpoint_url`` (and ``AWS_ENDPOINT_URL_STS`` /
+``AWS_ENDPOINT_URL``) and ``ca_bundle`` exactly as the AWS CLI would.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from credhelper import deadline
 from credhelper.credentials import Credentials, utcnow
 from credhelper.errors import CredhelperError
 from credhelper.profiles import RoleStep
+
+if TYPE_CHECKING:
+    from credhelper.awsfiles import AwsFiles
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +44,12 @@ _HINTS = {
 }
 
 
-def client(profile: str | None, source: Credentials, fallback_region: str | None) -> Any:
+def client(
+    profile: str | None, source: Credentials, files: AwsFiles, fallback_region: str | None
+) -> Any:
     """An STS client configured by ``profile``'s settings (the defaults for a profile that is
     not in the files, e.g. one whose keys live only in the keyring), signing with ``source``."""
     import botocore.config
-    import botocore.session
-
-    session = botocore.session.Session()
-    if profile is not None and profile in session.available_profiles:
-        session = botocore.session.Session(profile=profile)
-    region = session.get_config_variable("region") or fallback_region or DEFAULT_REGION
     # Timeouts and retries from what is left of the call's deadline, so that all attempts
     # together end within it.
     left = deadline.remaining()
@@ -61,9 +61,10 @@ def client(profile: str | None, source: Credentials, fallback_region: str | None
         retries={"mode": "standard", "total_max_attempts": attempts},
         user_agent_extra="credhelper",
     )
-    return session.create_client(
+    return files.client(
         "sts",
-        region_name=region,
+        profile,
+        fallback_region=fallback_region or DEFAULT_REGION,
         aws_access_key_id=source.access_key_id,
         aws_secret_access_key=source.secret_access_key,
         aws_session_token=source.session_token,
@@ -74,6 +75,7 @@ def client(profile: str | None, source: Credentials, fallback_region: str | None
 def assume_role(
     step: RoleStep,
     source: Credentials,
+    files: AwsFiles,
     *,
     token_code: str | None = None,
     fallback_region: str | None = None,
@@ -92,7 +94,7 @@ def assume_role(
         params["TokenCode"] = token_code
     issued = utcnow()
     with translated_errors(f"AssumeRole on {step.role_arn}"):
-        sts = client(step.profile, source, fallback_region)
+        sts = client(step.profile, source, files, fallback_region)
         with deadline.step(f"AssumeRole on {step.role_arn} (STS at {sts.meta.endpoint_url})"):
             response = sts.assume_role(**params)
     creds = _session(response, issued)
@@ -106,12 +108,13 @@ def get_session_token(
     code: str,
     duration: int,
     source: Credentials,
+    files: AwsFiles,
     fallback_region: str | None = None,
 ) -> Credentials:
     """An MFA session: GetSessionToken with the device's code."""
     issued = utcnow()
     with translated_errors(f"GetSessionToken with MFA device {serial}"):
-        sts = client(profile, source, fallback_region)
+        sts = client(profile, source, files, fallback_region)
         with deadline.step(f"GetSessionToken for {serial} (STS at {sts.meta.endpoint_url})"):
             response = sts.get_session_token(
                 DurationSeconds=duration, SerialNumber=serial, TokenCode=code
@@ -119,6 +122,34 @@ def get_session_token(
     creds = _session(response, issued)
     log.info("MFA session %s for %s", creds.describe(), serial)
     return creds
+
+
+#: What a failed check of new keys means (not a role's source: keys being added).
+_CHECK_HINTS = {
+    "InvalidClientTokenId": "AWS does not know this key id (mistyped, deleted or deactivated)",
+    "SignatureDoesNotMatch": "the secret does not belong to this key id; check it",
+}
+
+
+def check_keys(profile: str, keys: Credentials, files: AwsFiles) -> str:
+    """The ARN the keys belong to, from one sts:GetCallerIdentity (allowed to every valid
+    key), with the profile's STS settings; CredhelperError saying nothing was stored."""
+    what = "checking the keys with sts:GetCallerIdentity"
+    try:
+        return str(client(profile, keys, files, None).get_caller_identity()["Arn"])
+    except Exception as exc:
+        error = translate(exc, what)
+        if error is None:
+            raise
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        if code in _CHECK_HINTS:
+            hint = _CHECK_HINTS[code]
+        elif code:
+            hint = error.hint or "see the message from AWS"
+        else:  # not an answer from AWS: the network, the endpoint, TLS
+            hint = f"{error.hint}, or store them unchecked with --no-validate"
+        raise CredhelperError(f"{error.message.rstrip('.')}; nothing was stored", hint) from exc
 
 
 def _session(response: dict[str, Any], issued: datetime) -> Credentials:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from credhelper import children, ipc, locking
+from credhelper import children, locking, protocol, transport
 from credhelper.credentials import format_time
 from credhelper.daemon import instance, threads
 from credhelper.daemon.notify import notify
@@ -71,7 +71,7 @@ class Daemon:
 
         self.settings = settings
         self.stores = open_stores(settings)
-        self.context = ipc.context()
+        self.context = protocol.context()
         self.scheduler = Scheduler(
             self._fetch,
             settings.min_ttl,
@@ -247,7 +247,7 @@ class Daemon:
             self.scheduler, self.context, self._stopping.set, socket_path, self.settings.timeout
         )
         listener = await asyncio.start_unix_server(
-            server.handle, sock=sock, limit=ipc.MAX_MESSAGE, backlog=socket.SOMAXCONN
+            server.handle, sock=sock, limit=protocol.MAX_MESSAGE, backlog=socket.SOMAXCONN
         )
         log.info("credhelper daemon %d listening on %s", os.getpid(), socket_path)
         pending: set[asyncio.Task[Any]] = set()
@@ -330,7 +330,7 @@ def run() -> int:
     if warning:
         log.warning("warning: %s", warning)
     rundir = runtime_dir()  # refuses a folder that may be someone else's
-    path = str(rundir / ipc.SOCKET_NAME)
+    path = str(rundir / protocol.SOCKET_NAME)
     with instance.single_instance(rundir):
         sock, ours = _listening_socket(path)
         try:
@@ -364,8 +364,8 @@ def stop(timeout: float = 10.0) -> int:
     import time
 
     try:
-        reply = ipc.call({"op": "stop"}, timeout=timeout)
-    except ipc.DaemonUnavailable:
+        reply = transport.call({"op": "stop"}, timeout=timeout)
+    except transport.DaemonUnavailable:
         print("credhelper: no daemon is running")
         return 0
     pid = reply.get("pid")

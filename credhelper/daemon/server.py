@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any, Awaitable, Callable
 
-from credhelper import __version__, ipc
+from credhelper import __version__, protocol
 from credhelper.credentials import abbreviate
 from credhelper.daemon.scheduler import PromptNeeded, Scheduler
 from credhelper.errors import CredhelperError
@@ -52,9 +52,9 @@ class Server:
                 return
             reply = await self._answer(reader)
             try:
-                data = ipc.encode(reply)
-            except ipc.ProtocolError:  # never silence: a short error instead
-                data = ipc.encode(_error("the reply would be too large"))
+                data = protocol.encode(reply)
+            except protocol.ProtocolError:  # never silence: a short error instead
+                data = protocol.encode(_error("the reply would be too large"))
             writer.write(data)
             await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         except (ConnectionError, asyncio.TimeoutError, OSError):
@@ -74,8 +74,8 @@ class Server:
         if not line.endswith(b"\n"):
             return _error("truncated request")
         try:
-            request = ipc.validate_request(ipc.decode(line))
-        except ipc.ProtocolError as exc:
+            request = protocol.validate_request(protocol.decode(line))
+        except protocol.ProtocolError as exc:
             # A client of another version may still resolve in-process: say why, let it.
             return {**_error(str(exc)), "fallback": True}
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -98,11 +98,11 @@ class Server:
         except CredhelperError as exc:
             exc.for_profile(request["profile"])
             return {**_error(exc.line()), "exit_code": exc.exit_code}
-        return {"v": ipc.PROTOCOL, "ok": True, "credentials": creds.process_output()}
+        return {"v": protocol.PROTOCOL, "ok": True, "credentials": creds.process_output()}
 
     async def _status(self, request: dict[str, Any]) -> dict[str, Any]:
         return {
-            "v": ipc.PROTOCOL,
+            "v": protocol.PROTOCOL,
             "ok": True,
             "daemon": {
                 "pid": os.getpid(),
@@ -122,14 +122,14 @@ class Server:
         profile = request.get("profile")
         names = [profile] if profile else list(self.scheduler.sessions)
         dropped = [name for name in names if self.scheduler.drop(name) is not None]
-        return {"v": ipc.PROTOCOL, "ok": True, "dropped": dropped}
+        return {"v": protocol.PROTOCOL, "ok": True, "dropped": dropped}
 
     async def _ping(self, request: dict[str, Any]) -> dict[str, Any]:
-        return {"v": ipc.PROTOCOL, "ok": True, "pid": os.getpid(), "version": __version__}
+        return {"v": protocol.PROTOCOL, "ok": True, "pid": os.getpid(), "version": __version__}
 
     async def _stop_op(self, request: dict[str, Any]) -> dict[str, Any]:
         asyncio.get_running_loop().call_soon(self._stop)
-        return {"v": ipc.PROTOCOL, "ok": True, "pid": os.getpid()}
+        return {"v": protocol.PROTOCOL, "ok": True, "pid": os.getpid()}
 
 
 def _skew() -> float | None:
@@ -140,4 +140,4 @@ def _skew() -> float | None:
 
 
 def _error(message: str) -> dict[str, Any]:
-    return {"v": ipc.PROTOCOL, "ok": False, "error": message}
+    return {"v": protocol.PROTOCOL, "ok": False, "error": message}

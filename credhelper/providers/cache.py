@@ -12,7 +12,7 @@ from typing import Any
 from credhelper import deadline, locking
 from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
-from credhelper.providers import Provider
+from credhelper.providers import Fetched, Provider
 from credhelper.store.sessions import SessionCache
 
 log = logging.getLogger(__name__)
@@ -22,35 +22,43 @@ log = logging.getLogger(__name__)
 RENEW_GRACE = 3.0
 
 
-def cache_key(identity: dict[str, Any]) -> str:
+def cache_key(material: dict[str, Any]) -> str:
     """A stable hash of what shapes a session; no secret goes into it."""
-    blob = json.dumps({"v": 1, **identity}, sort_keys=True, default=str)
+    blob = json.dumps({"v": 1, **material}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 @dataclass
 class CachedProvider:
     inner: Provider
-    store: SessionCache
+    sessions: SessionCache
     min_ttl: float
     lock_timeout: float
-    #: Whether the last fetch() was answered from the keyring (the daemon reports it).
-    last_hit: bool = False
-    #: What the last fetch() returned.
-    current: Credentials | None = None
 
     @property
     def profile(self) -> str:
         return self.inner.profile
 
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
+    def cache_key_material(self) -> dict[str, Any]:
+        return self.inner.cache_key_material()
 
     @property
-    def key(self) -> str:
-        return cache_key(self.identity())
+    def cache_key(self) -> str:
+        return cache_key(self.cache_key_material())
 
-    def fetch(self, avoid: str | None = None) -> Credentials:
+    @property
+    def kind(self) -> str:
+        """"role" or "mfa": what ``list`` shows for the entry."""
+        return str(getattr(self.inner, "KIND", "role"))
+
+    def held(self) -> Credentials | None:
+        """What the keyring holds for this hop, usable or not; never fetches."""
+        return self.sessions.get(self.cache_key)
+
+    def forget(self) -> None:
+        self.sessions.delete(self.cache_key)
+
+    def fetch(self, avoid: str | None = None) -> Fetched:
         """A usable session: the keyring's, else a new one. ``avoid`` names a session (by key
         id) not to return even if usable: the daemon renewing the one it holds.
 
@@ -59,30 +67,32 @@ class CachedProvider:
         short budget and served if renewal is slow or fails: a caller never waits out a
         hanging STS while it holds something that works.
         """
-        key = self.key
-        self.last_hit = True
-        held = self.store.get(key)
+        key = self.cache_key
+        held = self.sessions.get(key)
         if held is not None and held.access_key_id == avoid:
             held = None
         if held is not None and held.usable(self.min_ttl):
             log.debug("cache hit for %s: %s", self.profile, held.describe())
-            self.current = held
-            return held
+            return Fetched(held, from_cache=True)
         spare = held if held is not None and held.still_valid() else None
         try:
             with contextlib.ExitStack() as stack:
                 if spare is not None:
-                    stack.enter_context(deadline.scope(deadline.Deadline(
-                        min(RENEW_GRACE, deadline.remaining()))))
+                    stack.enter_context(
+                        deadline.scope(deadline.Deadline(min(RENEW_GRACE, deadline.remaining())))
+                    )
                 stack.enter_context(locking.hold(key, self.lock_timeout))
                 # Whoever held the lock before us may have just stored a fresh session.
-                creds = self.store.get(key)
-                if creds is None or creds.access_key_id == avoid or not creds.usable(
-                    self.min_ttl
+                creds = self.sessions.get(key)
+                if (
+                    creds is not None
+                    and creds.access_key_id != avoid
+                    and creds.usable(self.min_ttl)
                 ):
-                    self.last_hit = False
-                    creds = self.inner.fetch()
-                    self.store.put(key, creds, self.profile, getattr(self.inner, "KIND", "role"))
+                    return Fetched(creds, from_cache=True)
+                fresh = self.inner.fetch().credentials
+                self.sessions.put(key, fresh, self.profile, self.kind)
+                return Fetched(fresh)
         except CredhelperError as exc:
             if spare is None:
                 raise
@@ -92,7 +102,4 @@ class CachedProvider:
                 spare.seconds_left(),
                 exc.message,
             )
-            self.last_hit = True
-            creds = spare
-        self.current = creds
-        return creds
+            return Fetched(spare, from_cache=True)

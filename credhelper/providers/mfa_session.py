@@ -10,32 +10,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from credhelper import sts
-from credhelper.credentials import Credentials
 from credhelper.profiles import MfaStep
 from credhelper.prompt import CodeRequest
-from credhelper.providers import StsSession
+from credhelper.providers import Fetched, StsSession
 
 
 @dataclass
-class MfaSessionProvider(StsSession):
+class MfaSessionProvider(StsSession[MfaStep]):
     KIND = "mfa"
 
-    step: MfaStep
+    @property
+    def profile(self) -> str:
+        return self.step.profile
 
-    def identity(self) -> dict[str, Any]:
+    def cache_key_material(self) -> dict[str, Any]:
         # Shared by every profile with the same source and device: it names neither role.
-        return {"mfa": self.step.identity(), "source": self.source.identity()}
+        return {"mfa": self.step.cache_key_material(), "source": self.source.cache_key_material()}
 
-    def fetch(self) -> Credentials:
-        source = self.source.fetch()
+    def fetch(self) -> Fetched:
+        source = self.source.fetch().credentials
         code = self.ask_code(
             CodeRequest(self.requested or self.profile, self.step.serial, self.step.mfa_process)
         )
-        return sts.get_session_token(
-            self.step.profile,
-            self.step.serial,
-            code,
-            self.step.duration_seconds,
-            source,
-            fallback_region=self.fallback_region,
+        return Fetched(
+            sts.get_session_token(
+                self.step.profile,
+                self.step.serial,
+                code,
+                self.step.duration_seconds,
+                source,
+                self.files,
+                fallback_region=self.fallback_region,
+            )
         )

@@ -46,6 +46,10 @@ class Backend(Protocol):
     def delete(self, service: str, name: str) -> None:
         """Remove ``name``; one that is not there is no error."""
 
+    def name(self) -> str | None:
+        """What it is, for people (``credhelper list``)."""
+        ...
+
     def limit(self) -> int | None:
         """The longest value (characters) one entry takes, None when there is no limit."""
 
@@ -94,6 +98,14 @@ class KeyringBackend:
 
         _call(delete)
 
+    def name(self) -> str | None:
+        """The keyring backend's class, for ``list`` (None when none loads)."""
+        try:
+            backend = type(self._backend())
+        except BackendError:
+            return None
+        return f"{backend.__module__}.{backend.__qualname__}"
+
     def limit(self) -> int | None:
         if self._override is not None:
             return self._override
@@ -120,6 +132,9 @@ class MemoryBackend:
     def delete(self, service: str, name: str) -> None:
         self.items.pop((service, name), None)
 
+    def name(self) -> str | None:
+        return "memory"
+
     def limit(self) -> int | None:
         return self.max_value
 
@@ -135,6 +150,9 @@ class NullBackend:
 
     def delete(self, service: str, name: str) -> None:
         pass
+
+    def name(self) -> str | None:
+        return None
 
     def limit(self) -> int | None:
         return None

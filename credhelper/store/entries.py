@@ -32,6 +32,7 @@ class Entries:
     def __init__(self, service: str, backend: Backend) -> None:
         self.service = service
         self._backend: Backend = backend
+        self._original = backend
         #: Why the backend is not usable (None while it is).
         self.problem: str | None = None
 
@@ -48,6 +49,10 @@ class Entries:
                 "Unlock or install a keyring (gnome-keyring, KWallet, ...) to cache sessions",
                 self.problem,
             )
+
+    def backend_name(self) -> str | None:
+        """What keyring is (or was, before it failed) underneath, for people."""
+        return self._original.name()
 
     def probe(self) -> str | None:
         """Try the backend once, without the warning (callers say it their own way); returns

@@ -660,13 +660,13 @@ def test_a_daemon_stopped_while_it_reloads_from_the_keyring_stops(
 ):
     from concurrent.futures import ThreadPoolExecutor
 
-    from credhelper import ipc
+    from credhelper import protocol
 
     env = chaos_env
     started: list[DaemonProc] = []
     try:
         restarted = restarted_after_serving(env, tmp_path, started)  # listening, reloading
-        context = ipc.context(env.env)
+        context = protocol.context(env.env)
 
         def get(profile: str) -> dict:
             return send_request(

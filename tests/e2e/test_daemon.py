@@ -37,7 +37,7 @@ from harness.keyring_items import entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credhelper import ipc
+from credhelper import protocol
 from credhelper.credentials import Credentials
 from credhelper.daemon.scheduler import renew_threshold
 from credhelper.daemon.server import READ_TIMEOUT
@@ -136,6 +136,27 @@ def imported_modules(stderr: str) -> set[str]:
     return names
 
 
+#: All of credhelper a daemon hit may import: the hot path and what it stands on.
+HOT_PATH = {
+    "credhelper",
+    "credhelper.__main__",
+    "credhelper.cli",
+    "credhelper.hotpath",
+    "credhelper.protocol",
+    "credhelper.transport",
+    "credhelper.rundir",
+    "credhelper.recursion",
+    "credhelper.peercred",
+}
+
+
+def imported_credhelper(stderr: str) -> set[str]:
+    return {
+        m.group(1)
+        for m in re.finditer(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(credhelper\S*)", stderr)
+    }
+
+
 def test_daemon_hit_imports_only_the_standard_library(seed_env, daemon, proxy):
     d = daemon()
     traced = {"PYTHONPROFILEIMPORTTIME": "1"}
@@ -146,6 +167,7 @@ def test_daemon_hit_imports_only_the_standard_library(seed_env, daemon, proxy):
         imported = imported_modules(result.stderr)
         assert {"credhelper", "json", "socket"} <= imported  # the trace is real
         assert imported & HEAVY == set()
+        assert imported_credhelper(result.stderr) <= HOT_PATH, imported_credhelper(result.stderr)
         other = [ln for ln in result.stderr.splitlines() if not ln.startswith("import time:")]
         assert other == []
     first, second = json.loads(cold.stdout), json.loads(hot.stdout)
@@ -709,7 +731,7 @@ REQUESTS = st.fixed_dictionaries(
         | JSON_VALUES,
         "profile": st.sampled_from([ROLE_PROFILE, "ghost", "", "a\nb", "p" * 300]) | JSON_VALUES,
         "min_ttl": st.sampled_from([0, 960, -1, 43201, 1e308]) | JSON_VALUES,
-        "context": st.dictionaries(st.sampled_from(ipc.CONTEXT_VARS), st.text(max_size=20))
+        "context": st.dictionaries(st.sampled_from(protocol.CONTEXT_VARS), st.text(max_size=20))
         | JSON_VALUES,
         "x": JSON_VALUES,
     },
@@ -790,8 +812,8 @@ def test_one_daemon_per_user_and_it_stops_cleanly(seed_env, daemon, proxy):
 
 PRINT_DIRS = (
     "import warnings; warnings.simplefilter('ignore'); import platformdirs; "
-    "from credhelper import ipc; "
-    "print(platformdirs.user_runtime_dir('credhelper')); print(ipc.runtime_dir())"
+    "from credhelper import transport; "
+    "print(platformdirs.user_runtime_dir('credhelper')); print(transport.runtime_dir())"
 )
 
 

@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 from test_daemon import ROLE_PROFILE, WIRED
 
-from credhelper import ipc
+from credhelper import protocol
 from credhelper.daemon.server import READ_TIMEOUT
 
 # test_daemon.py's fixtures: the seeded AWS world, and the daemons a test starts in it (their
@@ -639,7 +639,7 @@ PROFILES = st.one_of(
 
 def context_tokens(context: dict[str, str]) -> st.SearchStrategy[str]:
     """The daemon's own context (most of the time), or one close to it, or nonsense."""
-    names = st.sampled_from(list(ipc.CONTEXT_VARS))
+    names = st.sampled_from(list(protocol.CONTEXT_VARS))
     changed = st.tuples(names, st.text(max_size=10)).map(lambda kv: {**context, kv[0]: kv[1]})
     missing = st.sampled_from(sorted(context)).map(
         lambda k: {n: v for n, v in context.items() if n != k}
@@ -800,10 +800,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
 def is_served(frame: bytes, context: dict[str, str]) -> bool:
     """Whether the daemon may hand credentials for ``frame``: its first line is a complete,
     well-formed ``get`` of the seed profile that carries exactly the daemon's context, by the
-    protocol's rules (``credhelper.ipc``'s docstring), decided here with the standard JSON
+    protocol's rules (``credhelper.protocol``'s docstring), decided here with the standard JSON
     parser and duplicate keys refused, not by asking the product's own validator."""
     line, newline, _ = frame.partition(b"\n")
-    if not newline or len(line) + 1 > ipc.MAX_MESSAGE:
+    if not newline or len(line) + 1 > protocol.MAX_MESSAGE:
         return False
     try:
         doc = json.loads(line, object_pairs_hook=_no_duplicates)

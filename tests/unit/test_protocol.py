@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from credhelper import ipc
+from credhelper import protocol
 
 
 def frame(doc: dict) -> bytes:
@@ -14,8 +14,8 @@ def frame(doc: dict) -> bytes:
 
 
 def test_a_valid_get_is_filled_in():
-    doc = ipc.decode(frame({"v": 1, "op": "get", "profile": "p", "context": {"HOME": "/h"}}))
-    assert ipc.validate_request(doc) == {
+    doc = protocol.decode(frame({"v": 1, "op": "get", "profile": "p", "context": {"HOME": "/h"}}))
+    assert protocol.validate_request(doc) == {
         "op": "get",
         "profile": "p",
         "min_ttl": None,
@@ -41,8 +41,8 @@ def test_a_valid_get_is_filled_in():
     ],
 )
 def test_bad_frames_are_refused(raw, needle):
-    with pytest.raises(ipc.ProtocolError) as err:
-        ipc.validate_request(ipc.decode(raw))
+    with pytest.raises(protocol.ProtocolError) as err:
+        protocol.validate_request(protocol.decode(raw))
     assert needle in str(err.value)
     assert len(str(err.value)) < 200  # the reply quoting it stays small
 
@@ -68,25 +68,25 @@ def test_bad_frames_are_refused(raw, needle):
 def test_number_fields(field, value, ok):
     doc = {"v": 1, "op": "get", "profile": "p", field: value}
     if ok:
-        assert ipc.validate_request(doc)[field] == float(value)
+        assert protocol.validate_request(doc)[field] == float(value)
     else:
-        with pytest.raises(ipc.ProtocolError, match=field):
-            ipc.validate_request(doc)
+        with pytest.raises(protocol.ProtocolError, match=field):
+            protocol.validate_request(doc)
 
 
 @pytest.mark.parametrize("profile", ["", "a\nb", "p" * 257, 7, None])
 def test_profile_names(profile):
-    with pytest.raises(ipc.ProtocolError, match="profile"):
-        ipc.validate_request({"v": 1, "op": "get", "profile": profile})
+    with pytest.raises(protocol.ProtocolError, match="profile"):
+        protocol.validate_request({"v": 1, "op": "get", "profile": profile})
 
 
 def test_context_names_only_known_variables():
-    with pytest.raises(ipc.ProtocolError, match="context"):
-        ipc.validate_request({"v": 1, "op": "ping", "context": {"PATH": "/bin"}})
+    with pytest.raises(protocol.ProtocolError, match="context"):
+        protocol.validate_request({"v": 1, "op": "ping", "context": {"PATH": "/bin"}})
 
 
 def test_messages_over_the_cap_are_refused_both_ways():
-    with pytest.raises(ipc.ProtocolError, match="too large"):
-        ipc.encode({"error": "x" * ipc.MAX_MESSAGE})
-    with pytest.raises(ipc.ProtocolError, match="too large"):
-        ipc.decode(b"x" * (ipc.MAX_MESSAGE + 1))
+    with pytest.raises(protocol.ProtocolError, match="too large"):
+        protocol.encode({"error": "x" * protocol.MAX_MESSAGE})
+    with pytest.raises(protocol.ProtocolError, match="too large"):
+        protocol.decode(b"x" * (protocol.MAX_MESSAGE + 1))

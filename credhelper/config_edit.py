@@ -1,4 +1,4 @@
-"""``credhelper wire``: add a profile whose credential_process runs credhelper.
+"""Editing the AWS config: add a profile whose credential_process runs credhelper (``wire``).
 
 The AWS config is edited as text, not through configparser, so every other byte of the file
 (comments, ordering, spacing) stays as the user wrote it.
@@ -18,11 +18,6 @@ from credhelper.errors import CredhelperError
 
 _HEADER = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$")
-
-
-def config_path() -> Path:
-    """The file botocore reads: ``AWS_CONFIG_FILE`` or ``~/.aws/config``."""
-    return Path(os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
 
 
 def executable() -> list[str]:
@@ -80,8 +75,8 @@ def is_ours(command: str) -> bool:
     return runs_us and "process" in argv
 
 
-def wire(profile: str, as_name: str, region: str | None) -> tuple[Path, str]:
-    """Add or update ``as_name``; returns the config path and 'added' or 'updated'."""
+def wire(path: Path, profile: str, as_name: str, region: str | None) -> str:
+    """Add or update ``as_name`` in the config file ``path``; returns 'added' or 'updated'."""
     if as_name == profile:
         raise CredhelperError(
             f"cannot wire '{profile}' onto itself: its role_arn would take precedence",
@@ -89,7 +84,6 @@ def wire(profile: str, as_name: str, region: str | None) -> tuple[Path, str]:
             profile=profile,
         )
     command = shlex.join([*executable(), "process", profile])
-    path = config_path()
     raw = path.read_bytes() if path.exists() else b""
     newline = "\r\n" if b"\r\n" in raw else "\n"
     text = raw.decode("utf-8")
@@ -122,7 +116,7 @@ def wire(profile: str, as_name: str, region: str | None) -> tuple[Path, str]:
         text = "".join(lines)
         action = "updated"
     _write_atomically(path, text.encode("utf-8"))
-    return path, action
+    return action
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -141,33 +135,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def run(profile: str, as_name: str | None) -> int:
-    from credhelper import profiles
-    from credhelper.settings import Settings
-    from credhelper.store import open_stores
-
-    loaded = profiles.load_profiles()
-    def only_in_keyring(name: str) -> bool:
-        # A source may have its keys only in the keyring (credhelper add), in no file at all;
-        # the keyring is asked only then, so that wire works (and is quiet) without one.
-        if name in loaded:
-            return False
-        return name in open_stores(Settings.from_env()).keys.profiles()
-
-    # Validates the whole chain now, not at first use.
-    chain = profiles.resolve(profile, loaded, has_keys=only_in_keyring)
-    if not chain.roles:
-        raise CredhelperError(
-            "not a role profile (no role_arn)",
-            "wire a profile that has role_arn",
-            profile=profile,
-        )
-    name = as_name or f"{profile}-credhelper"
-    path, action = wire(profile, name, profiles.chain_region(chain, loaded))
-    print(
-        f"{action} profile '{name}' in {path}: credential_process runs credhelper for "
-        f"'{profile}'. Try: aws sts get-caller-identity --profile {name}"
-    )
-    return 0

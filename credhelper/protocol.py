@@ -1,8 +1,10 @@
-"""The daemon's wire protocol and its client. Standard library only: this is the hot path.
+"""The daemon's wire protocol, defined once: framing, versions, what each request may hold.
 
 One request per connection: a single JSON object on one line, answered by a single JSON
 object on one line. Every request names the protocol version; the daemon validates every
 field and answers a bad request with an error, never by crashing or hanging.
+
+Standard library only: the hot path (:mod:`credhelper.hotpath`) imports it.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import time
-
-from credhelper import rundir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 PROTOCOL = 1
+#: What a caller asks for when the user set nothing (CREDHELPER_MIN_TTL, CREDHELPER_TIMEOUT):
+#: botocore re-runs the helper on every call when < 15 min remain; keep a margin above that.
+DEFAULT_MIN_TTL = 16 * 60
+#: One call's time limit, seconds: longer than any healthy STS round trip with retries,
+#: short enough that a script sees one clear line instead of hanging.
+DEFAULT_TIMEOUT = 30.0
 MAX_MESSAGE = 64 * 1024
 OPS = ("get", "status", "stop", "ping", "forget")
 #: Environment variables that change what a profile resolves to. A daemon answers only
@@ -42,28 +46,8 @@ class ProtocolError(ValueError):
     """A message that breaks the protocol; its text is safe to send back."""
 
 
-class DaemonUnavailable(OSError):
-    """No daemon answered (no socket, refused, or garbage)."""
-
-
-class DaemonTimedOut(DaemonUnavailable):
-    """A daemon took the request and did not answer within the caller's time."""
-
-
-class Untrusted(DaemonUnavailable):
-    """What answers on the socket (or the folder it is in) may not be our daemon: not used."""
-
-
-def runtime_dir() -> str:
-    """The per-user runtime folder (see :mod:`credhelper.rundir`)."""
-    return rundir.choose()[0]
-
-
+#: The socket's file name in the runtime folder.
 SOCKET_NAME = "daemon.sock"
-
-
-def socket_path() -> str:
-    return os.path.join(runtime_dir(), SOCKET_NAME)
 
 
 def context(env: Any = None) -> dict[str, str]:
@@ -150,81 +134,3 @@ def _seconds(doc: dict[str, Any], name: str, low: float, high: float | None) -> 
         span = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
         raise ProtocolError(f"{name} must be a number of seconds {span}")
     return number
-
-
-def _connect(path: str, timeout: float) -> socket.socket:
-    """Connect, after checking the folder and the socket, and that the listener is us.
-
-    A burst of callers larger than the listen backlog gets EAGAIN: wait for the daemon to
-    drain it (within ``timeout``) rather than fall onto the slow path.
-    """
-    folder = os.path.dirname(path)
-    try:
-        rundir.check(folder)
-        rundir.check_socket(path)
-    except rundir.Untrusted as exc:
-        raise Untrusted(str(exc)) from None
-    except FileNotFoundError:
-        raise DaemonUnavailable("no daemon socket") from None
-    end = time.monotonic() + timeout
-    pause = 0.002
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(max(0.05, end - time.monotonic()))
-            sock.connect(path)
-            break
-        except (BlockingIOError, InterruptedError):
-            sock.close()
-            if time.monotonic() + pause > end:
-                raise DaemonTimedOut("the daemon's socket stayed full") from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
-        except BaseException:
-            sock.close()
-            raise
-    from credhelper.peercred import peer_uid
-
-    try:
-        uid = peer_uid(sock)
-    except OSError:
-        uid = None
-    if uid is not None and uid != os.geteuid():
-        sock.close()
-        raise Untrusted(f"the process listening on {path} runs as uid {uid}, not as you")
-    return sock
-
-
-def call(message: dict[str, Any], timeout: float = 5.0, path: str | None = None) -> dict[str, Any]:
-    """Send one request to the daemon and return its reply.
-
-    DaemonUnavailable if none answers, Untrusted if what answers may not be ours (nothing is
-    sent to it), DaemonTimedOut if it took the request but did not answer in ``timeout``.
-    """
-    end = time.monotonic() + timeout
-    try:
-        sock = _connect(path or socket_path(), timeout)
-    except DaemonUnavailable:
-        raise
-    except OSError as exc:
-        raise DaemonUnavailable(str(exc)) from None
-    try:
-        sock.settimeout(max(0.05, end - time.monotonic()))
-        sock.sendall(encode({"v": PROTOCOL, **message}))
-        chunks = []
-        size = 0
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if chunk.endswith(b"\n") or size > MAX_MESSAGE:
-                break
-        return decode(b"".join(chunks))
-    except socket.timeout:
-        raise DaemonTimedOut(f"no answer within {timeout:g} s") from None
-    except (OSError, ProtocolError) as exc:
-        raise DaemonUnavailable(str(exc)) from None
-    finally:
-        sock.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from typing import Any
 
-from credhelper import ipc, sts  # (sts imports botocore only when it calls STS)
+from credhelper import sts, transport  # (sts imports botocore only when it calls STS)
+from credhelper.context import Context
 from credhelper.errors import CredhelperError
 from credhelper.present import duration
 from credhelper.present import table as table_lines
@@ -53,21 +55,21 @@ def table(reply: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(as_json: bool = False) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     try:
-        reply = ipc.call({"op": "status"}, timeout=5.0)
-    except ipc.Untrusted as exc:
+        reply = transport.call({"op": "status"}, timeout=5.0)
+    except transport.Untrusted as exc:
         raise CredhelperError(
             f"not asking the daemon: {exc}", "see 'Trust' in docs/security.md"
         ) from None
-    except ipc.DaemonUnavailable:
+    except transport.DaemonUnavailable:
         raise CredhelperError(
             "no credhelper daemon is running",
             "it starts on the first 'credhelper process' call, or run 'credhelper daemon'",
         ) from None
     if not reply.get("ok"):
         raise CredhelperError(f"the daemon answered: {reply.get('error')}", "see its log")
-    if as_json:
+    if args.json:
         doc = {
             "daemon": reply.get("daemon"),
             "profiles": reply.get("profiles", []),

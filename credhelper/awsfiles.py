@@ -1,0 +1,128 @@
+"""One snapshot of the AWS config and credentials files, read once per command by botocore.
+
+Why one: the chain, the STS client's region and endpoint, a source profile's credentials and
+"where do the keys come from" all read the same parse, so a file saved mid-command cannot give
+two answers, and a command reads each file once (``credhelper list`` over many profiles too).
+The files are parsed by botocore's own loader and merged the way botocore merges them; the
+botocore session handed out reads that snapshot instead of the files.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import botocore.configloader
+import botocore.credentials
+import botocore.exceptions
+import botocore.session
+
+from credhelper.errors import CredhelperError
+
+
+class _SnapshotSession(botocore.session.Session):  # type: ignore[misc]
+    """A botocore session whose ``full_config`` is the snapshot, never the files again."""
+
+    snapshot: dict[str, Any] = {"profiles": {}}
+
+    @property
+    def full_config(self) -> dict[str, Any]:
+        return self.snapshot
+
+
+def paths(env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """(config file, credentials file), by botocore's rules (its variables, ``~`` expanded),
+    without reading them: for the daemon's watcher and for ``credhelper wire``."""
+    env = os.environ if env is None else env
+    config = env.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    creds = env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return (
+        Path(os.path.expanduser(config)).absolute(),
+        Path(os.path.expanduser(creds)).absolute(),
+    )
+
+
+def _with_keys(profiles: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        name for name, values in profiles.items() if isinstance(values, dict)
+        and values.get("aws_access_key_id")
+    )
+
+
+@dataclass(frozen=True)
+class AwsFiles:
+    """The profiles of both files, merged, and the one botocore session built over them."""
+
+    session: botocore.session.Session
+    #: Every profile, config and credentials merged (credentials win), as botocore sees them.
+    profiles: Mapping[str, Mapping[str, Any]]
+    config_file: Path
+    credentials_file: Path
+    #: Profiles holding ``aws_access_key_id`` in each file: the merged view cannot tell which.
+    keys_in_credentials_file: frozenset[str] = frozenset()
+    keys_in_config_file: frozenset[str] = frozenset()
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def load(cls) -> AwsFiles:
+        """Parse both files (CredhelperError if one cannot be parsed; a missing one is empty)."""
+        session = _SnapshotSession()
+        config_file = str(session.get_config_variable("config_file"))
+        creds_file = str(session.get_config_variable("credentials_file"))
+        try:
+            try:
+                config: dict[str, Any] = botocore.configloader.load_config(config_file)
+            except botocore.exceptions.ConfigNotFound:
+                config = {"profiles": {}}
+            try:
+                creds: dict[str, Any] = botocore.configloader.raw_config_parse(creds_file)
+            except botocore.exceptions.ConfigNotFound:
+                creds = {}
+        except botocore.exceptions.ConfigParseError as exc:
+            raise CredhelperError(
+                f"cannot parse the AWS config: {exc}", "fix the file's syntax"
+            ) from exc
+        in_config = _with_keys(config.get("profiles", {}))
+        merged = copy.deepcopy(config)
+        profiles = merged.setdefault("profiles", {})
+        for name, values in creds.items():  # as botocore's Session.full_config merges them
+            if name in profiles:
+                profiles[name].update(values)
+            else:
+                profiles[name] = values
+        session.snapshot = merged
+        return cls(
+            session=session,
+            profiles=profiles,
+            config_file=Path(os.path.expanduser(config_file)).absolute(),
+            credentials_file=Path(os.path.expanduser(creds_file)).absolute(),
+            keys_in_credentials_file=_with_keys(creds),
+            keys_in_config_file=in_config,
+        )
+
+    def values(self, profile: str) -> Mapping[str, Any]:
+        return self.profiles.get(profile, {})
+
+    def client(self, service: str, profile: str | None, **kwargs: Any) -> Any:
+        """A client configured by ``profile``'s settings (region, endpoint_url, ca_bundle, ...)
+        as the AWS CLI would, or by the defaults for a profile not in the files."""
+        with self._lock:  # the session's profile is one setting: one client at a time
+            self.session.set_config_variable(
+                "profile", profile if profile in self.profiles else None
+            )
+            region = kwargs.pop("fallback_region", None)
+            return self.session.create_client(
+                service,
+                region_name=self.session.get_config_variable("region") or region,
+                **kwargs,
+            )
+
+    def credential_resolver(self, profile: str | None) -> Any:
+        """botocore's own provider chain for ``profile`` (keys, SSO, credential_process...)."""
+        with self._lock:
+            self.session.set_config_variable("profile", profile)
+            return botocore.credentials.create_credential_resolver(self.session)

@@ -1,0 +1,38 @@
+"""``credhelper login PROFILE``: enter the MFA code ahead of time, from a terminal.
+
+After it, every role assumed from that MFA session (by any process, or the daemon) needs no
+code until the MFA session ends, so scripts and IDEs that have no terminal just work.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from credhelper import transport
+from credhelper.chain import build_chain
+from credhelper.context import Context
+from credhelper.credentials import Credentials, format_time
+from credhelper.present import duration
+
+
+def _until(creds: Credentials) -> str:
+    if creds.expiration is None:
+        return "never"
+    return f"{format_time(creds.expiration)} ({duration(creds.seconds_left())} left)"
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    profile: str = args.profile
+    chain = build_chain(profile, ctx)
+    if chain.mfa is not None:
+        if args.force:
+            chain.mfa.forget()
+        session = chain.mfa.fetch().credentials
+        print(f"MFA session for {chain.mfa_serial} valid until {_until(session)}")
+    creds = chain.fetch().credentials
+    print(f"profile '{profile}' ready until {_until(creds)}")
+    try:  # a daemon that reported "MFA needed" picks the new session up now
+        transport.call({"op": "forget", "profile": profile}, timeout=5.0)
+    except transport.DaemonUnavailable:
+        pass
+    return 0
