@@ -119,6 +119,9 @@ class Session:
     failures: int = 0
     mfa_expiration: datetime | None = None
     keys_from: str | None = None
+    #: The last fetch stopped at an MFA code (PromptNeeded): a renewal waits for
+    #: ``credhelper login``. Known from the exception's type, not from its wording.
+    mfa_needed: bool = False
     mfa_warned: datetime | None = None  # the MFA session already warned about
     inflight: Fetch | None = None
     task: asyncio.Task[None] | None = None
@@ -139,7 +142,7 @@ class Session:
             "idle_seconds": round(now - self.last_used),
             "mfa_expiration": format_time(self.mfa_expiration) if self.mfa_expiration else None,
             "keys_from": self.keys_from,
-            "mfa_needed": bool(self.last_error and self.last_error.startswith("MFA needed")),
+            "mfa_needed": self.mfa_needed,
         }
 
 
@@ -271,6 +274,7 @@ class Scheduler:
         if error is not None:
             if isinstance(error, CredhelperError):
                 session.last_error = error.message
+                session.mfa_needed = isinstance(error, PromptNeeded)
             fetch.future.set_exception(error)
             fetch.future.exception()  # retrieved: nobody may be waiting any more
             return
@@ -296,6 +300,7 @@ class Scheduler:
         session.mfa_expiration = fetched.mfa_expiration
         session.keys_from = fetched.keys_from
         session.last_error = None
+        session.mfa_needed = False
         session.failures = 0
         self._schedule(session)
         log.info(

@@ -17,7 +17,13 @@ import pytest
 
 from credhelper.credentials import Credentials
 from credhelper.daemon import scheduler as sched
-from credhelper.daemon.scheduler import BACKOFF_CAP, Fetched, Scheduler, renew_threshold
+from credhelper.daemon.scheduler import (
+    BACKOFF_CAP,
+    Fetched,
+    PromptNeeded,
+    Scheduler,
+    renew_threshold,
+)
 from credhelper.errors import CredhelperError
 
 from .vclock import VirtualClock, settle
@@ -32,6 +38,9 @@ class FakeSts:
         self.clock, self.life = clock, life
         self.calls: list[float] = []
         self.fail_from: int | None = None  # calls numbered from 1
+        self.error: Callable[[], Exception] = lambda: CredhelperError(
+            "AssumeRole failed: ServiceUnavailable"
+        )
         self.gate: threading.Event | None = None
         self.real_delay = 0.0
 
@@ -46,7 +55,7 @@ class FakeSts:
         if self.gate is not None:
             self.gate.wait(10)
         if self.fail_from is not None and n >= self.fail_from:
-            raise CredhelperError("AssumeRole failed: ServiceUnavailable")
+            raise self.error()
         issued = self.clock.now()
         creds = Credentials(
             access_key_id=f"ASIA{n:016d}",
@@ -181,6 +190,34 @@ def test_with_nothing_held_a_caller_waits_at_most_its_time():
         assert "has not finished after" in err.value.message
         sts.gate.set()
         await settle()
+        await s.close()
+
+    run(main())
+
+
+def test_mfa_needed_is_known_from_the_fetchs_exception_not_from_its_wording():
+    async def main():
+        clock, sts, s = make()
+        await s.get("p")
+        sts.fail_from = 2
+        # worded unlike the daemon's own message: only the type says an MFA code is needed
+        sts.error = lambda: PromptNeeded("a code for the device", "run 'credhelper login p'")
+        await clock.advance(HOUR - 1500 + 1)  # the renewal is due, and stops at the code
+        row = s.status()[0]
+        assert row["mfa_needed"] is True and row["failures"] >= 1
+        # another failure, worded like the daemon's message: not an MFA code this time
+        sts.error = lambda: CredhelperError("MFA needed: but this is a network error")
+        await clock.advance(BACKOFF_CAP + 1)  # one retry at least
+        row = s.status()[0]
+        assert row["mfa_needed"] is False and row["last_error"].startswith("MFA needed")
+        sts.error = lambda: PromptNeeded("a code for the device")
+        await clock.advance(BACKOFF_CAP + 1)  # one retry at least
+        assert s.status()[0]["mfa_needed"] is True
+        # after `credhelper login` the next fetch succeeds: no longer needed
+        sts.fail_from = None
+        await clock.advance(BACKOFF_CAP + 1)  # one retry at least
+        row = s.status()[0]
+        assert (row["mfa_needed"], row["last_error"], row["failures"]) == (False, None, 0)
         await s.close()
 
     run(main())
