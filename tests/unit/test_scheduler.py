@@ -1,79 +1,23 @@
 """The daemon's scheduler in virtual time: when it renews, how it backs off, when it lets go.
 
-Fetches are a fake that records the virtual time of each call; everything else is the real
-scheduler (its single-flight, its thread per fetch, its serving rules).
+Fetches are a fake (fakes.FakeSts) that records the virtual time of each call; everything
+else is the real scheduler (its single-flight, its thread per fetch, its serving rules).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 import time
-from datetime import timedelta
-from typing import Callable
 
 import pytest
 
-from credhelper.credentials import Credentials
 from credhelper.daemon import scheduler as sched
-from credhelper.daemon.scheduler import (
-    BACKOFF_CAP,
-    Fetched,
-    PromptNeeded,
-    Scheduler,
-    renew_threshold,
-)
+from credhelper.daemon.scheduler import BACKOFF_CAP, PromptNeeded, renew_threshold
 from credhelper.errors import CredhelperError
 
-from .vclock import VirtualClock, settle
-
-HOUR = 3600.0
-
-
-class FakeSts:
-    """Hands out sessions of ``life`` seconds at the clock's time; can be made to fail or block."""
-
-    def __init__(self, clock: VirtualClock, life: float = HOUR) -> None:
-        self.clock, self.life = clock, life
-        self.calls: list[float] = []
-        self.fail_from: int | None = None  # calls numbered from 1
-        self.error: Callable[[], Exception] = lambda: CredhelperError(
-            "AssumeRole failed: ServiceUnavailable"
-        )
-        self.gate: threading.Event | None = None
-        self.real_delay = 0.0
-
-    def __call__(
-        self, profile: str, min_ttl: float, avoid: str | None, on_key: Callable[[str], None]
-    ) -> Fetched:
-        self.calls.append(self.clock.t)
-        n = len(self.calls)
-        on_key("key-" + profile)
-        if self.real_delay:
-            time.sleep(self.real_delay)
-        if self.gate is not None:
-            self.gate.wait(10)
-        if self.fail_from is not None and n >= self.fail_from:
-            raise self.error()
-        issued = self.clock.now()
-        creds = Credentials(
-            access_key_id=f"ASIA{n:016d}",
-            secret_access_key="secret",
-            session_token="token",
-            expiration=issued + timedelta(seconds=self.life),
-            issued=issued,
-        )
-        return Fetched("arn:aws:iam::123456789012:role/r", "key-" + profile, creds, False)
-
-
-def make(life: float = HOUR, idle: float = 24 * HOUR, min_ttl: float = 960.0):
-    clock = VirtualClock(time.time())
-    sts = FakeSts(clock, life)
-    s = Scheduler(
-        sts, min_ttl, idle, lambda: None, fetch_timeout=5.0, clock=clock, rand=random.Random(7)
-    )
-    return clock, sts, s
+from .fakes import HOUR, make
+from .vclock import settle
 
 
 def run(coro):
