@@ -65,6 +65,9 @@ class AwsFiles:
     #: Profiles holding ``aws_access_key_id`` in each file: the merged view cannot tell which.
     keys_in_credentials_file: frozenset[str] = frozenset()
     keys_in_config_file: frozenset[str] = frozenset()
+    #: Each file as parsed, for botocore's file providers (which would parse them again).
+    config_parsed: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    credentials_parsed: Mapping[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -102,6 +105,8 @@ class AwsFiles:
             credentials_file=Path(os.path.expanduser(creds_file)).absolute(),
             keys_in_credentials_file=_with_keys(creds),
             keys_in_config_file=in_config,
+            config_parsed=config,
+            credentials_parsed=creds,
         )
 
     def values(self, profile: str) -> Mapping[str, Any]:
@@ -122,7 +127,19 @@ class AwsFiles:
             )
 
     def credential_resolver(self, profile: str | None) -> Any:
-        """botocore's own provider chain for ``profile`` (keys, SSO, credential_process...)."""
+        """botocore's own provider chain for ``profile`` (keys, SSO, credential_process...),
+        its file providers reading this snapshot rather than the files."""
         with self._lock:
             self.session.set_config_variable("profile", profile)
-            return botocore.credentials.create_credential_resolver(self.session)
+            resolver = botocore.credentials.create_credential_resolver(self.session)
+        name = profile or "default"
+        for i, provider in enumerate(resolver.providers):
+            if provider.METHOD == botocore.credentials.SharedCredentialProvider.METHOD:
+                resolver.providers[i] = botocore.credentials.SharedCredentialProvider(
+                    str(self.credentials_file), name, ini_parser=lambda _: self.credentials_parsed
+                )
+            elif provider.METHOD == botocore.credentials.ConfigProvider.METHOD:
+                resolver.providers[i] = botocore.credentials.ConfigProvider(
+                    str(self.config_file), name, config_parser=lambda _: self.config_parsed
+                )
+        return resolver

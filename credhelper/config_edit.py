@@ -6,14 +6,13 @@ The AWS config is edited as text, not through configparser, so every other byte 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from credhelper import atomic
 from credhelper.errors import CredhelperError
 
 _HEADER = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$")
@@ -115,23 +114,6 @@ def wire(path: Path, profile: str, as_name: str, region: str | None) -> str:
         lines[index] = f"credential_process = {command}{ending or newline}"
         text = "".join(lines)
         action = "updated"
-    _write_atomically(path, text.encode("utf-8"))
+    atomic.write(path, text.encode("utf-8"))
     return action
 
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace the file in one rename, keeping its mode: never a half-written config."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".config.credhelper-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

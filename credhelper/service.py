@@ -16,7 +16,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 from xml.sax.saxutils import escape
@@ -177,17 +176,10 @@ def run(action: str, *, home: Path | None = None) -> int:
 
 def _write(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Write atomically, mode 0644: a half-written unit must never be loaded."""
+    from credhelper import atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
-                f.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic.write(path, text.encode(encoding), mode=0o644)
     except OSError as e:
         raise CredhelperError(
             f"cannot write {path}: {e.strerror or e}",

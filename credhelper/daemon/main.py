@@ -1,4 +1,8 @@
-"""``credhelper daemon``: one per user, in the foreground, until SIGTERM or ``daemon stop``."""
+"""``credhelper daemon``: one per user, in the foreground, until SIGTERM or ``daemon stop``.
+
+The lifecycle: the listening socket (our own, or systemd's through ``LISTEN_FDS``),
+hardening, the parts wired together and served, an orderly stop; and ``daemon stop``.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,23 @@ import logging
 import os
 import signal
 import socket
-import time
-from pathlib import Path
-from typing import Any, Callable
 
 from credhelper import children, locking, protocol, transport
-from credhelper.credentials import format_time
-from credhelper.daemon import instance, threads
-from credhelper.daemon.notify import notify
-from credhelper.daemon.scheduler import Fetched, PromptNeeded, Scheduler
+from credhelper.context import Context
+from credhelper.daemon import instance
+from credhelper.daemon.fetching import Fetching
+from credhelper.daemon.mfa_warnings import MfaWarnings
+from credhelper.daemon.persistence import Persistence
+from credhelper.daemon.reconcile import Reconciler
+from credhelper.daemon.scheduler import Scheduler
 from credhelper.daemon.server import Server
 from credhelper.daemon.watcher import ConfigWatcher
 from credhelper.errors import CredhelperError
-from credhelper.prompt import CodeRequest
 from credhelper.recursion import DEPTH_VAR
-from credhelper.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SD_LISTEN_FDS_START = 3
-MFA_CHECK_INTERVAL = 5.0
-
-
-def _no_prompt(request: CodeRequest) -> str:
-    """The daemon never prompts: the caller's process does, or ``credhelper login``."""
-    raise PromptNeeded(
-        f"MFA needed: a code for {request.serial}",
-        f"run 'credhelper login {request.profile}' in a terminal",
-    )
 
 
 def _listening_socket(path: str) -> tuple[socket.socket, bool]:
@@ -66,234 +59,61 @@ def _listening_socket(path: str) -> tuple[socket.socket, bool]:
 
 
 class Daemon:
-    def __init__(self, settings: Settings) -> None:
-        from credhelper.store import open_stores
+    """The parts, wired together: the scheduler holds the sessions, fetching resolves them,
+    persistence keeps the index and reloads, reconciliation follows config edits, and the
+    MFA warnings look ahead; ``serve`` runs them until a stop is asked."""
 
-        self.settings = settings
-        self.stores = open_stores(settings)
+    def __init__(self, ctx: Context) -> None:
+        settings = self.settings = ctx.settings
         self.context = protocol.context()
+        clock = ctx.clock
+        self.fetching = Fetching(ctx)
         self.scheduler = Scheduler(
-            self._fetch,
+            self.fetching.fetch,
             settings.min_ttl,
             settings.idle_timeout,
-            self._save_index,
+            lambda: self.persistence.sessions_changed(),  # called only once serving
             fetch_timeout=settings.timeout,
+            clock=clock,
         )
-        self._stopping: asyncio.Event | None = None
-        #: The AWS files that existed at the last look (one vanishing is taken as transient).
-        self._present: set[Path] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._index_wanted: asyncio.Event | None = None
-        self._reloaded = False
-
-    # --- blocking work, each on a thread of its own (daemon/threads.py) ----------------------
-
-    def _fetch(
-        self,
-        profile: str,
-        min_ttl: float,
-        avoid: str | None = None,
-        on_key: Callable[[str], None] = lambda key: None,
-    ) -> Fetched:
-        from credhelper.resolver import provider_for
-
-        settings = self.settings.replace(min_ttl=min_ttl)
-        resolved = provider_for(profile, settings, _no_prompt, stores=self.stores)
-        on_key(resolved.key)
-        creds, from_keyring = resolved.fetch(avoid=avoid)
-        mfa = resolved.mfa_session
-        return Fetched(
-            resolved.role_arn or "",
-            resolved.key,
-            creds,
-            from_keyring,
-            mfa_expiration=mfa.expiration if mfa is not None else None,
-            keys_from=resolved.keys_from(),
+        self.persistence = Persistence(
+            self.scheduler, ctx.stores.daemon_index, self.fetching.kept, settings.min_ttl, clock
         )
-
-    def _reload(self) -> list[tuple[str, Fetched]]:
-        """Sessions the keyring holds for the profiles served before a restart."""
-        from credhelper.resolver import provider_for
-
-        found = []
-        # The profiles served before a restart (kept in the keyring, not in a file).
-        for profile in self.stores.daemon_index.load():
-            try:
-                resolved = provider_for(profile, self.settings, _no_prompt, stores=self.stores)
-            except CredhelperError as exc:
-                log.info("not reloading %s: %s", profile, exc.message)
-                continue
-            creds = self.stores.sessions.get(resolved.key)
-            if creds is not None and creds.usable(self.settings.min_ttl):
-                fetched = Fetched(
-                    resolved.role_arn or "",
-                    resolved.key,
-                    creds,
-                    from_keyring=True,
-                    keys_from=resolved.keys_from(),
-                )
-                found.append((profile, fetched))
-        return found
-
-    def _save_index(self) -> None:
-        """Ask for the index to be written (by one writer, in order: the latest state wins).
-
-        Not before the reload at start-up is done: until then the index still lists profiles
-        not reloaded yet, and a kill -9 must not leave it listing only some of them."""
-        if self._index_wanted is not None and self._reloaded:
-            self._index_wanted.set()
-
-    async def _index_writer(self) -> None:
-        assert self._index_wanted is not None
-        while True:
-            await self._index_wanted.wait()
-            self._index_wanted.clear()
-            if self.stores.entries.usable:
-                profiles = sorted(self.scheduler.sessions)
-                try:
-                    await threads.run(self.stores.daemon_index.save, profiles, name="write index")
-                except Exception:
-                    log.exception("writing the daemon's index failed")
-
-    def _recheck(self, sessions: list[tuple[str, str]]) -> list[tuple[str, str | None, str]] | None:
-        """After a config edit: each profile's new cache key, or None with the reason; or
-        None for all when the files cannot be read right now (a half-saved file, a file
-        briefly missing): sessions are then kept until the next edit."""
-        from credhelper import profiles
-        from credhelper.daemon.watcher import aws_files
-        from credhelper.resolver import provider_for
-
-        files = aws_files()
-        gone = [f for f in files if f in self._present and not f.exists()]
-        if gone:
-            log.warning("%s is missing; keeping sessions until it is back", gone[0])
-            return None
-        self._present = {f for f in files if f.exists()}
-        try:
-            profiles.load_profiles()
-        except CredhelperError as exc:
-            log.warning("%s; keeping sessions until it is fixed", exc.message)
-            return None
-        out: list[tuple[str, str | None, str]] = []
-        for profile, _old in sessions:
-            try:
-                key = provider_for(profile, self.settings, _no_prompt, stores=self.stores).key
-                out.append((profile, key, ""))
-            except CredhelperError as exc:
-                out.append((profile, None, exc.line()))
-            except Exception as exc:  # a bug of ours: shown whole, and the others go on
-                log.exception("%s: re-reading its profile failed", profile)
-                out.append((profile, None, f"unexpected error: {type(exc).__name__}"))
-        return out
-
-    # --- event loop ----------------------------------------------------------------------
-
-    async def _config_changed(self) -> None:
-        assert self._loop is not None
-        held = [(p, s.key) for p, s in self.scheduler.sessions.items()]
-        results = await threads.run(self._recheck, held, name="recheck config")
-        if results is None:
-            return
-        old_keys = dict(held)
-        for profile, key, reason in results:
-            session = self.scheduler.sessions.get(profile)
-            if session is None:
-                continue
-            if key is None:
-                log.info("%s: dropped (%s)", profile, reason)
-                self.scheduler.drop(profile)
-                if old_keys[profile]:
-                    await threads.run(self.stores.sessions.delete, old_keys[profile])
-                continue
-            inflight = session.inflight
-            if inflight is not None and inflight.key is not None and inflight.key != key:
-                # The fetch under way read the old config: it may be the one that hangs.
-                log.info("%s: profile changed during a fetch, starting over", profile)
-                self.scheduler.supersede(session)
-            if session.key and key != session.key:
-                log.info("%s: profile changed, fetching a new session", profile)
-                await threads.run(self.stores.sessions.delete, session.key)
-                self.scheduler.refetch_soon(session)
-
-    async def _warn_mfa_loop(self) -> None:
-        """Warn before MFA sessions end: in the log, in status, and on the desktop."""
-        while True:
-            try:
-                await self._warn_mfa_once()
-            except Exception:
-                log.exception("checking MFA sessions failed")
-            await asyncio.sleep(MFA_CHECK_INTERVAL)
-
-    async def _warn_mfa_once(self) -> None:
-        assert self._loop is not None
-        for session in self.scheduler.mfa_ending(self.settings.mfa_warn_before):
-            end = session.mfa_expiration
-            assert end is not None
-            minutes = max(0, int((end.timestamp() - time.time()) // 60))
-            text = (
-                f"The MFA session behind profile '{session.profile}' ends at "
-                f"{format_time(end)} ({minutes} min). Run 'credhelper login "
-                f"{session.profile}' to start a new one."
-            )
-            log.warning("%s", text)
-            await threads.run(notify, "credhelper", text)
+        self.reconciler = Reconciler(self.scheduler, self.fetching)
+        self.mfa_warnings = MfaWarnings(self.scheduler, settings.mfa_warn_before, clock)
 
     async def serve(self, sock: socket.socket, socket_path: str) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            self._loop.add_signal_handler(sig, self._stopping.set)
+            loop.add_signal_handler(sig, stopping.set)
         server = Server(
-            self.scheduler, self.context, self._stopping.set, socket_path, self.settings.timeout
+            self.scheduler, self.context, stopping.set, socket_path, self.settings.timeout
         )
         listener = await asyncio.start_unix_server(
             server.handle, sock=sock, limit=protocol.MAX_MESSAGE, backlog=socket.SOMAXCONN
         )
         log.info("credhelper daemon %d listening on %s", os.getpid(), socket_path)
-        pending: set[asyncio.Task[Any]] = set()
-
-        async def reconcile() -> None:
-            try:
-                await self._config_changed()
-            except Exception:
-                log.exception("applying a config change failed; sessions kept")
-
-        def changed() -> None:
-            task = asyncio.ensure_future(reconcile())
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-
-        from credhelper.daemon.watcher import aws_files
-
-        self._present = {f for f in aws_files() if f.exists()}
-        watcher = ConfigWatcher(self._loop, changed)
+        self.reconciler.start()
+        watcher = ConfigWatcher(loop, self.reconciler.on_change)
         watcher.start()
-        # In the background: a large index takes a while, and SIGTERM must not wait for it.
-        self._index_wanted = asyncio.Event()
-        writer = asyncio.ensure_future(self._index_writer())
-        reload = asyncio.ensure_future(self._reload_all())
-        warner = asyncio.ensure_future(self._warn_mfa_loop())
+        background = [
+            asyncio.ensure_future(self.persistence.run()),
+            asyncio.ensure_future(self.mfa_warnings.run()),
+        ]
         try:
-            await self._stopping.wait()
+            await stopping.wait()
         finally:
-            reload.cancel()
-            warner.cancel()
-            writer.cancel()
+            for task in background:
+                task.cancel()
             log.info("stopping")
             listener.close()
             watcher.stop()
+            self.reconciler.stop()
             killed = children.kill_all()
             if killed:
                 log.info("killed %d source program(s) still running", killed)
             await self.scheduler.close()
-
-    async def _reload_all(self) -> None:
-        for profile, fetched in await threads.run(self._reload, name="reload"):
-            if profile not in self.scheduler.sessions:  # a caller may have been first
-                self.scheduler.adopt(profile, fetched)
-                log.info("%s: reloaded from the keyring", profile)
-        self._reloaded = True
-        self._save_index()
 
 
 def _harden() -> None:
@@ -316,11 +136,15 @@ def _harden() -> None:
             log.warning("could not make the daemon non-dumpable (%s)", exc)
 
 
-def run() -> int:
+def run(ctx: Context) -> int:
+    """Serve until stopped, in ``ctx`` (its prompt is replaced: the daemon never asks)."""
+    import dataclasses
+
     from credhelper import rundir as runtime
+    from credhelper.daemon.fetching import no_prompt
     from credhelper.paths import runtime_dir
 
-    settings = Settings.from_env()
+    ctx = dataclasses.replace(ctx, ask=no_prompt)
     _harden()
     # Children (a source profile's own credential_process) must not ask us: resolve in-process.
     os.environ[DEPTH_VAR] = "1"
@@ -334,7 +158,7 @@ def run() -> int:
     with instance.single_instance(rundir):
         sock, ours = _listening_socket(path)
         try:
-            asyncio.run(Daemon(settings).serve(sock, path))
+            asyncio.run(Daemon(ctx).serve(sock, path))
         finally:
             if ours:
                 with contextlib.suppress(FileNotFoundError):

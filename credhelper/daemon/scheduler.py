@@ -122,7 +122,7 @@ class Session:
     #: The last fetch stopped at an MFA code (PromptNeeded): a renewal waits for
     #: ``credhelper login``. Known from the exception's type, not from its wording.
     mfa_needed: bool = False
-    mfa_warned: datetime | None = None  # the MFA session already warned about
+    mfa_warned: datetime | None = None  # the MFA session already warned about (mfa_warnings)
     inflight: Fetch | None = None
     task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -392,18 +392,6 @@ class Scheduler:
         session.wake.set()
         if session.task is None or session.task.done():
             session.task = asyncio.ensure_future(self._renew_loop(session))
-
-    def mfa_ending(self, within: float) -> list[Session]:
-        """Sessions whose MFA session ends within ``within`` seconds, not yet warned about;
-        each is returned once per MFA session."""
-        now = self.clock.time()
-        due = []
-        for session in self.sessions.values():
-            end = session.mfa_expiration
-            if end is not None and end != session.mfa_warned and end.timestamp() - now < within:
-                session.mfa_warned = end
-                due.append(session)
-        return due
 
     def status(self) -> list[dict[str, Any]]:
         now = self.clock.time()

@@ -13,17 +13,12 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from credhelper.awsfiles import paths
+
 log = logging.getLogger(__name__)
 
 SETTLE = 0.15
 _IGNORED = {"opened", "closed_no_write"}
-
-
-def aws_files() -> list[Path]:
-    """The files botocore reads, by the same rules (env override, ``~`` expanded)."""
-    config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
-    creds = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
-    return [Path(os.path.expanduser(p)).absolute() for p in (config, creds)]
 
 
 class ConfigWatcher:
@@ -37,7 +32,7 @@ class ConfigWatcher:
     ) -> None:
         self._loop = loop
         self._on_change = on_change
-        self.files = {str(p) for p in (files or aws_files())}
+        self.files = {str(p) for p in (files or paths())}
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Any = None
 

@@ -12,6 +12,11 @@ class DaemonIndex:
     def __init__(self, entries: Entries) -> None:
         self.entries = entries
 
+    @property
+    def usable(self) -> bool:
+        """Whether the keyring works (while it does not, the index is left as it is)."""
+        return self.entries.usable
+
     def load(self) -> list[str]:
         return self.entries.read_names(NAME)
 

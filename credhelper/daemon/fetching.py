@@ -1,0 +1,97 @@
+"""The daemon's one door to the chains (and to the session cache they key).
+
+Every call the daemon makes to resolve a profile is here: fetching its session, its cache
+key after a config edit, and what the keyring holds for it at start-up. Each reads the AWS
+files afresh (they change while the daemon runs), over the daemon's one set of stores. All of
+it is blocking (botocore, keyring): callers run it on a thread of its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from credhelper.credentials import Credentials
+from credhelper.daemon.scheduler import Fetched, PromptNeeded
+from credhelper.prompt import CodeRequest
+
+if TYPE_CHECKING:
+    from credhelper.chain import BuiltChain
+    from credhelper.context import Context
+
+
+def no_prompt(request: CodeRequest) -> str:
+    """The daemon never prompts: the caller's process does, or ``credhelper login``."""
+    raise PromptNeeded(
+        f"MFA needed: a code for {request.serial}",
+        f"run 'credhelper login {request.profile}' in a terminal",
+    )
+
+
+class Fetching:
+    """Builds chains in the daemon's context, never prompting."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _chain(self, profile: str, min_ttl: float | None = None) -> BuiltChain:
+        import dataclasses
+
+        from credhelper.chain import build_chain
+
+        fresh = dataclasses.replace(self.ctx, _files=None)  # the files as they are now
+        return build_chain(profile, fresh, ask_code=no_prompt, min_ttl=min_ttl)
+
+    def fetch(
+        self,
+        profile: str,
+        min_ttl: float,
+        avoid: str | None = None,
+        on_key: Callable[[str], None] = lambda key: None,
+    ) -> Fetched:
+        """The scheduler's fetch (scheduler.FetchFn): a session with more than ``min_ttl``
+        left, from the keyring or STS; ``on_key`` learns the cache key as soon as it is known,
+        so that a config edit can tell a fetch made from the old config."""
+        chain = self._chain(profile, min_ttl)
+        key = chain.cache_key
+        on_key(key)
+        fetched = chain.fetch(avoid=avoid)
+        mfa = fetched.mfa_session
+        return Fetched(
+            chain.role_arn or "",
+            key,
+            fetched.credentials,
+            fetched.from_cache,
+            mfa_expiration=mfa.expiration if mfa is not None else None,
+            keys_from=chain.keys_from(),
+        )
+
+    def check_config(self) -> None:
+        """CredhelperError when the AWS files cannot be read as a whole right now (a
+        half-saved file, say): a config edit is then not acted on."""
+        from credhelper.awsfiles import AwsFiles
+
+        AwsFiles.load()
+
+    def key_of(self, profile: str) -> str:
+        """The cache key ``profile`` resolves to now; CredhelperError if it no longer does."""
+        return self._chain(profile).cache_key
+
+    def kept(self, profile: str, worth: Callable[[Credentials], bool]) -> Fetched | None:
+        """The session the keyring holds for ``profile`` if ``worth`` takes it (None: none
+        it takes); CredhelperError if the profile no longer resolves."""
+        chain = self._chain(profile)
+        key = chain.cache_key
+        creds = self.ctx.stores.sessions.get(key)
+        if creds is None or not worth(creds):
+            return None
+        return Fetched(
+            chain.role_arn or "",
+            key,
+            creds,
+            from_keyring=True,
+            keys_from=chain.keys_from(),
+        )
+
+    def forget(self, key: str) -> None:
+        """Delete the cached session of cache key ``key`` (its profile changed or left)."""
+        self.ctx.stores.sessions.delete(key)
