@@ -17,9 +17,8 @@ import subprocess
 import threading
 from typing import Any
 
-from credhelper import deadline, locking
+from credhelper import deadline, locking, recursion
 from credhelper.errors import CredhelperError
-from credhelper.recursion import DEPTH_VAR, HELD_VAR
 
 #: In the daemon: children get their own session (no terminal to share) and are killed as a
 #: group. In a caller's process they stay in its group, so that a source may use the terminal.
@@ -37,10 +36,7 @@ class Popen(subprocess.Popen):  # type: ignore[type-arg]
         #: The deadline of the fetch that started it: a superseded fetch's children are killed.
         self.deadline = deadline.current()
         env = dict(os.environ if kw.get("env") is None else kw["env"])
-        held = locking.held()
-        if held:
-            env[HELD_VAR] = ",".join(held)
-        env.setdefault(DEPTH_VAR, "1")
+        env.update(recursion.child_marks(locking.held()))
         kw["env"] = env
         if isolate:
             kw["start_new_session"] = True

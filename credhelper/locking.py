@@ -17,18 +17,9 @@ log = logging.getLogger(__name__)
 
 
 _local = threading.local()
-_export = True
-
-
-def keep_held_locks_private() -> None:
-    """For the multi-threaded daemon: do not publish held locks in ``os.environ``, which
-    every thread shares (children of the daemon skip it and resolve in-process anyway)."""
-    global _export
-    _export = False
-
-
 def held() -> list[str]:
-    """Session locks held by this thread and by the processes that started us."""
+    """Session locks held by this thread and by the processes that started us (the marks
+    its children get, :func:`credhelper.recursion.child_marks`)."""
     inherited = [k for k in os.environ.get(HELD_VAR, "").split(",") if k]
     return inherited + list(getattr(_local, "keys", []))
 
@@ -62,16 +53,8 @@ def hold(key: str, timeout: float) -> Iterator[None]:
         ) from None
     mine = getattr(_local, "keys", [])
     _local.keys = [*mine, key]
-    before = os.environ.get(HELD_VAR)
-    if _export:
-        os.environ[HELD_VAR] = ",".join(k for k in [before, key] if k)
     try:
         yield
     finally:
         _local.keys = mine
-        if _export:
-            if before is None:
-                os.environ.pop(HELD_VAR, None)
-            else:
-                os.environ[HELD_VAR] = before
         lock.release()

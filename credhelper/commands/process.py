@@ -9,45 +9,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
 import time
 from typing import Callable, TypeVar
 
-from credhelper import children, hotpath, rundir
+from credhelper import children, hotpath, recursion, rundir
 from credhelper import deadline as deadlines
 from credhelper.context import Context
 from credhelper.credentials import Credentials
 from credhelper.deadline import Deadline
-from credhelper.errors import CredhelperError
-from credhelper.recursion import DEPTH_VAR
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: credhelper running inside itself deeper than this is a source_profile loop.
-MAX_DEPTH = 4
-
-
-def _enter() -> None:
-    try:
-        depth = int(os.environ.get(DEPTH_VAR, "0"))
-    except ValueError:
-        depth = 0
-    if depth >= MAX_DEPTH:
-        raise CredhelperError(
-            f"credhelper is running itself {depth} levels deep",
-            "a source profile's credential_process leads back to credhelper; fix source_profile",
-        )
-    os.environ[DEPTH_VAR] = str(depth + 1)
-
-
 def resolve(profile: str, ctx: Context) -> Credentials:
     """The in-process path: config, keyring cache, STS."""
     from credhelper.chain import build_chain
 
-    _enter()
+    recursion.check()
     return build_chain(profile, ctx).fetch().credentials
 
 

@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 
-from credhelper import children, locking, protocol, transport
+from credhelper import children, protocol, transport
 from credhelper.context import Context
 from credhelper.daemon import instance
 from credhelper.daemon.fetching import Fetching
@@ -24,7 +24,6 @@ from credhelper.daemon.scheduler import Scheduler
 from credhelper.daemon.server import Server
 from credhelper.daemon.watcher import ConfigWatcher
 from credhelper.errors import CredhelperError
-from credhelper.recursion import DEPTH_VAR
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +145,8 @@ def run(ctx: Context) -> int:
 
     ctx = dataclasses.replace(ctx, ask=no_prompt)
     _harden()
-    # Children (a source profile's own credential_process) must not ask us: resolve in-process.
-    os.environ[DEPTH_VAR] = "1"
-    locking.keep_held_locks_private()
+    # (Children, a source profile's own credential_process, never ask us: their
+    # recursion marks say so, see credhelper.recursion.)
     children.isolate = True
     warning = runtime.choose()[1]
     if warning:
