@@ -269,25 +269,29 @@ def test_renews_ahead_with_nobody_calling_and_boto3_never_sees_an_error(
     first = process_json(seed_env)
     assert 0 < seconds_left(first) <= SHORT
 
-    # Nobody calls: the daemon renews on its own, each time well before the floor.
-    assert proxy.wait_for("AssumeRole", 3, timeout=3 * SHORT)
-    wait_until(lambda: all(c.status for c in assume_role_calls(proxy)), 10, what="replies")
-    calls = assume_role_calls(proxy)
-    gaps = [b.at - a.at for a, b in zip(calls, calls[1:])]
-    print(f"\nrenewal gaps with nobody calling: {[round(g, 1) for g in gaps]} s")
-    for gap in gaps:
-        # renewed when `threshold` (plus jitter) was left, never as late as the floor
-        assert SHORT - threshold - SHORT / 20 - 1 < gap < SHORT - floor, gaps
-    assert [c.status for c in calls] == [200] * len(calls)
-    held = row(status_json(seed_env))
-    assert held is not None and parse_time(held["expiration"]) > parse_time(first["Expiration"])
+    # Nobody calls: the daemon renews on its own, well before the floor. (Renewal after
+    # renewal, and their timing exactly, are unit-tested in virtual time: test_scheduler.)
+    assert proxy.wait_for("AssumeRole", 2, timeout=2 * SHORT)
+
+    def renewed() -> dict | None:
+        held = row(status_json(seed_env))
+        return held if held and held["expiration"] != first["Expiration"] else None
+
+    held = wait_until(renewed, 10, what="the renewed session in status")
+    (before, after) = assume_role_calls(proxy)[:2]
+    gap = after.at - before.at
+    print(f"\nrenewed with nobody calling after {gap:.1f} s")
+    # renewed when `threshold` (plus jitter) was left, never as late as the floor
+    assert SHORT - threshold - SHORT / 20 - 1 < gap < SHORT - floor
+    assert (before.status, after.status) == (200, 200)
+    assert parse_time(held["expiration"]) > parse_time(first["Expiration"])
     assert (held["failures"], held["last_error"], held["source"]) == (0, None, "daemon")
     assert 0 < held["renews_in"] <= threshold
 
-    # A boto3 program on the wired profile, running through several renewals: no error,
-    # never an expired credential, and it picks up each renewed session.
+    # A boto3 program on the wired profile, running through a renewal: no error, never an
+    # expired credential, and it picks up the renewed session.
     proxy.reset_counts()
-    duration = 3 * (SHORT - threshold) + 2
+    duration = (SHORT - threshold) + 2
     result = seed_env.run(
         [sys.executable, "-c", BOTO3_LOOP, WIRED, moto_stack.seed.bucket, str(duration)],
         timeout=duration + 60,
@@ -301,7 +305,7 @@ def test_renews_ahead_with_nobody_calling_and_boto3_never_sees_an_error(
     )
     assert out["errors"] == [] and out["expired"] == 0
     assert out["calls"] > 10
-    assert renewals >= 2 and len(out["keys"]) >= 2  # renewed sessions reached the program
+    assert renewals >= 1 and len(out["keys"]) >= 2  # the renewed session reached the program
     assert out["min_left"] > 0
     s3_calls = [c for c in proxy.calls if c.service == "s3"]
     assert len(s3_calls) == out["calls"] and {c.status for c in s3_calls} == {200}
@@ -309,8 +313,9 @@ def test_renews_ahead_with_nobody_calling_and_boto3_never_sees_an_error(
 
 
 def test_renewal_failure_keeps_serving_and_backs_off(seed_env, daemon, proxy):
-    # Renewal starts with 90 s left, so the backoff is not cut short by LAST_RESORT.
-    life = 120
+    # Renewal starts with 45 s left (after ~15 s), so the backoff is not cut short by
+    # LAST_RESORT (30 s). Backoff over many failures is unit-tested in virtual time.
+    life = 60
     proxy.rewrite_expiration(life)
     d = daemon()
     first = process_json(seed_env)

@@ -49,6 +49,31 @@ def test_an_hours_session_is_renewed_25_minutes_before_its_end_and_not_before():
     run(main())
 
 
+def test_a_short_session_is_renewed_again_and_again_with_nobody_calling():
+    """What tests/e2e/test_daemon.py once watched over several real renewals (30 s sessions),
+    here over many, exactly; the e2e test now watches one."""
+
+    async def main():
+        life = 30.0
+        clock, sts, s = make(life=life)
+        await s.get("p")  # the only caller
+        threshold = renew_threshold(life, 960)  # 22.5 s: renewed after about 7.5 s
+        floor = life / 2  # a short session's hand-out floor (Credentials.usable)
+        await clock.advance(10 * (life - threshold))
+        gaps = [b - a for a, b in zip(sts.calls, sts.calls[1:])]
+        assert len(gaps) >= 9
+        for gap in gaps:
+            # renewed when `threshold` (plus jitter, at most life/20) was left...
+            assert life - threshold - life / 20 - 1e-6 <= gap <= life - threshold + 1e-6, gaps
+            assert gap < life - floor  # ...never as late as the floor
+        row = s.status()[0]
+        assert (row["failures"], row["last_error"], row["source"]) == (0, None, "daemon")
+        assert 0 < row["renews_in"] <= threshold
+        await s.close()
+
+    run(main())
+
+
 def test_failed_renewals_back_off_and_the_held_session_is_served_meanwhile():
     async def main():
         clock, sts, s = make()
