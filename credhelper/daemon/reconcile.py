@@ -75,6 +75,7 @@ class Reconciler:
         task.add_done_callback(self._pending.discard)
 
     def stop(self) -> None:
+        """Cancel the reconciliations under way: the daemon is stopping, nothing to apply."""
         for task in list(self._pending):
             task.cancel()
 
