@@ -56,8 +56,8 @@ def test_each_mfa_session_is_warned_about_once_when_its_end_comes_within_reach(c
         # renewals from the same MFA session, to its end and past it: no second warning
         calls = len(sts.calls)
         sts.life = 1200  # (fewer renewals from here: the test stays fast)
-        for _ in range(7):
-            await clock.advance(300)
+        for _ in range(3):
+            await clock.advance(700)
             await warnings.check()
         assert len(notes) == 1 and len(sts.calls) >= calls + 3
         # `credhelper login`: a new MFA session, picked up by the next renewal, is warned
