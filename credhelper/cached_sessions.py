@@ -23,8 +23,8 @@ def never_ask(request: CodeRequest) -> str:
     raise CredhelperError("an MFA code would be needed", profile=request.profile)
 
 
-def chain_of(profile: str, ctx: Context) -> BuiltChain:
-    return build_chain(profile, ctx, ask_code=never_ask)
+def chain_of(profile: str, ctx: Context, with_keys: set[str] | None = None) -> BuiltChain:
+    return build_chain(profile, ctx, ask_code=never_ask, with_keys=with_keys)
 
 
 def all_profiles(ctx: Context) -> list[str]:
@@ -39,9 +39,10 @@ def sessions_of(
     ``keys_of``, only chains whose source is that profile's keys in the keyring."""
     profiles: list[str] = []
     keys: list[str] = []
+    with_keys = set(ctx.stores.keys.profiles())
     for name in names:
         try:
-            chain = chain_of(name, ctx)
+            chain = chain_of(name, ctx, with_keys)
         except CredhelperError as exc:
             log.debug("profile %s: no sessions to look for (%s)", name, exc.message)
             continue

@@ -90,14 +90,17 @@ def build_chain(
     ctx: Context,
     ask_code: Asker | None = None,
     min_ttl: float | None = None,
+    with_keys: set[str] | None = None,
 ) -> BuiltChain:
     """Validate ``profile``'s chain in the context's AWS files and compose its providers.
 
     ``ask_code``: how a code is asked for (the context's by default); ``min_ttl``: the
-    caller's, over the settings'."""
+    caller's, over the settings'; ``with_keys``: the profiles with keys in the keyring, when
+    the caller already read them (``list`` builds many chains)."""
     files = ctx.files
     stores = ctx.stores
-    with_keys = set(stores.keys.profiles())
+    if with_keys is None:
+        with_keys = set(stores.keys.profiles())
     chain = profiles.resolve(profile, files.profiles, has_keys=with_keys.__contains__)
     if not chain.roles and chain.mfa is None and not chain.source.SERVED_ALONE:
         raise NotServed(
@@ -109,12 +112,13 @@ def build_chain(
     settings = ctx.settings
     region = profiles.chain_region(chain, files.profiles)
 
-    def cached(provider: Provider) -> CachedProvider:
+    def cached(provider: Provider, kind: str) -> CachedProvider:
         return CachedProvider(
             provider,
             stores.sessions,
             min_ttl=settings.min_ttl if min_ttl is None else min_ttl,
             lock_timeout=settings.lock_timeout,
+            kind=kind,
         )
 
     provider: Provider = chain.source.provider(files, stores)
@@ -122,10 +126,12 @@ def build_chain(
     mfa = None
     if chain.mfa is not None:
         provider = mfa = cached(
-            MfaSessionProvider(chain.mfa, provider, ask, files, chain.profile, region)
+            MfaSessionProvider(chain.mfa, provider, ask, files, chain.profile, region), "mfa"
         )
         hops.append(mfa)
     for step in chain.roles:
-        provider = cached(RoleSessionProvider(step, provider, ask, files, chain.profile, region))
+        provider = cached(
+            RoleSessionProvider(step, provider, ask, files, chain.profile, region), "role"
+        )
         hops.append(provider)
     return BuiltChain(spec=chain, files=files, top=provider, hops=tuple(hops), mfa=mfa)

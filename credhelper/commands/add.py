@@ -86,13 +86,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     """Check the keys, then store them: they become the profile's source of credentials."""
     profile: str = args.profile
     stores = ctx.stores
-    problem = stores.entries.probe()
-    if problem is not None:
-        raise CredhelperError(
-            f"the OS keyring is not usable ({problem}); nothing was stored",
-            "unlock or install a keyring (gnome-keyring, KWallet, ...): credhelper never "
-            "writes keys to a file",
-        )
+    stores.require_keyring(
+        "nothing was stored",
+        "unlock or install a keyring (gnome-keyring, KWallet, ...): credhelper never writes "
+        "keys to a file",
+    )
     values = ctx.files.values(profile)
     if values.get("role_arn"):
         source = values.get("source_profile")

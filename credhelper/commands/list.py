@@ -70,7 +70,7 @@ def _row(name: str, ctx: Context, with_keys: set[str]) -> Row:
     try:
         source = profiles.resolve(name, ctx.files.profiles, with_keys.__contains__).source
         row.source, row.source_profile = source.origin(ctx.files), source.profile
-        chain = cached_sessions.chain_of(name, ctx)
+        chain = cached_sessions.chain_of(name, ctx, with_keys)
     except NotServed:
         return row  # a plain profile: nothing of credhelper's cached for it
     except CredhelperError as exc:

@@ -19,12 +19,7 @@ log = logging.getLogger(__name__)
 def run(args: argparse.Namespace, ctx: Context) -> int:
     profile: str = args.profile
     stores = ctx.stores
-    problem = stores.entries.probe()
-    if problem is not None:
-        raise CredhelperError(
-            f"the OS keyring is not usable ({problem}); nothing was removed",
-            "unlock it and retry",
-        )
+    stores.require_keyring("nothing was removed", "unlock it and retry")
     keys = stores.keys.get(profile)
     indexed = profile in stores.keys.profiles()
     names: list[str] = []

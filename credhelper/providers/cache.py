@@ -34,6 +34,8 @@ class CachedProvider:
     sessions: SessionCache
     min_ttl: float
     lock_timeout: float
+    #: "role" or "mfa": what ``list`` shows for the entry.
+    kind: str = "role"
 
     @property
     def profile(self) -> str:
@@ -45,11 +47,6 @@ class CachedProvider:
     @property
     def cache_key(self) -> str:
         return cache_key(self.cache_key_material())
-
-    @property
-    def kind(self) -> str:
-        """"role" or "mfa": what ``list`` shows for the entry."""
-        return str(getattr(self.inner, "KIND", "role"))
 
     def held(self) -> Credentials | None:
         """What the keyring holds for this hop, usable or not; never fetches."""

@@ -17,8 +17,6 @@ from credhelper.providers import Fetched, StsSession
 
 @dataclass
 class MfaSessionProvider(StsSession[MfaStep]):
-    KIND = "mfa"
-
     @property
     def profile(self) -> str:
         return self.step.profile

@@ -13,8 +13,6 @@ from credhelper.providers import Fetched, StsSession
 
 @dataclass
 class RoleSessionProvider(StsSession[RoleStep]):
-    KIND = "role"
-
     @property
     def profile(self) -> str:
         return self.step.profile

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from credhelper.errors import CredhelperError
+from credhelper.settings import Settings
 from credhelper.store.backend import Backend, KeyringBackend
 from credhelper.store.daemon_index import DaemonIndex
 from credhelper.store.entries import Entries
 from credhelper.store.keys import LongTermKeys
 from credhelper.store.sessions import SessionCache
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from credhelper.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -27,6 +25,13 @@ class Stores:
     sessions: SessionCache
     keys: LongTermKeys
     daemon_index: DaemonIndex
+
+    def require_keyring(self, consequence: str, hint: str) -> None:
+        """For the commands that exist to change the keyring (``add``, ``remove``): a
+        CredhelperError saying so when it cannot be used, before anything is asked or done."""
+        problem = self.entries.probe()
+        if problem is not None:
+            raise CredhelperError(f"the OS keyring is not usable ({problem}); {consequence}", hint)
 
 
 def open_stores(settings: Settings, backend: Backend | None = None) -> Stores:

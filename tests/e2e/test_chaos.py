@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 import pytest
 import secretstorage
 from harness import ACCOUNT_ID, MotoStack, StsProxy
-from harness.awsenv import AwsEnv
+from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import DaemonProc, send_request, socket_path, start_daemon, wait_until
 from harness.keyring_items import entries
 from harness.secret_service import SecretService
@@ -46,7 +46,7 @@ from credhelper.daemon.scheduler import MIN_RENEW_GAP
 from credhelper.store.codec import decode
 from credhelper.store.entries import FORMAT
 
-ROLE_PROFILE = "s3fullaccess-user1-role"
+ROLE_PROFILE = SEED_ROLE
 #: The seed role again, each with its own role_session_name: separate sessions and locks.
 EXTRA_PROFILES = ("chaos-a", "chaos-b", "chaos-c")
 PROFILES = (ROLE_PROFILE, *EXTRA_PROFILES)
@@ -311,9 +311,7 @@ def finish(caller: Caller, limit: float, context: Callable[[], str] = str) -> tu
 def chaos_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
     """The seed role profile plus three more of the same role; autostart off by default."""
     seed = moto_stack.seed
-    aws_env.add_credentials("account1", seed.user_creds)
-    aws_env.add_profile("account1", region="us-east-1")
-    aws_env.add_profile(ROLE_PROFILE, role_arn=seed.role_arn, source_profile="account1")
+    aws_env.add_seed(seed.user_creds, seed.role_arn)
     for name in EXTRA_PROFILES:
         aws_env.add_profile(
             name, role_arn=seed.role_arn, source_profile="account1", role_session_name=name

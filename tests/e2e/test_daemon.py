@@ -24,7 +24,7 @@ from typing import Iterator
 
 import pytest
 from harness import ACCOUNT_ID, MotoStack, StsProxy
-from harness.awsenv import AwsEnv
+from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import (
     DaemonProc,
     Daemons,
@@ -43,7 +43,7 @@ from credhelper.daemon.scheduler import renew_threshold
 from credhelper.daemon.server import READ_TIMEOUT
 from credhelper.store.codec import decode
 
-ROLE_PROFILE = "s3fullaccess-user1-role"
+ROLE_PROFILE = SEED_ROLE
 WIRED = "s3fullaccess-user1"
 #: What a daemon hit must not import: the point of the daemon is a stdlib-only hot path.
 HEAVY = {"boto3", "botocore", "keyring", "watchdog", "platformdirs", "filelock", "secretstorage"}
@@ -69,10 +69,7 @@ def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
 
     Autostart is off unless a test turns it on, so that every daemon is one the test started.
     """
-    seed = moto_stack.seed
-    aws_env.add_credentials("account1", seed.user_creds)
-    aws_env.add_profile("account1", region="us-east-1")
-    aws_env.add_profile(ROLE_PROFILE, role_arn=seed.role_arn, source_profile="account1")
+    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
     result = aws_env.run(["credhelper", "wire", ROLE_PROFILE, "--as", WIRED])
     assert result.returncode == 0, result.stderr
     aws_env.env["CREDHELPER_AUTOSTART"] = "0"

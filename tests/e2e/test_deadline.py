@@ -22,7 +22,7 @@ from typing import Iterator
 
 import pytest
 from harness import Creds, MotoStack
-from harness.awsenv import AwsEnv
+from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import (
     DaemonProc,
     Daemons,
@@ -35,7 +35,7 @@ from harness.daemon import (
 from credhelper.settings import Settings
 from credhelper.store import open_stores
 
-ROLE = "s3fullaccess-user1-role"
+ROLE = SEED_ROLE
 TIMEOUT = float(os.environ.get("CREDHELPER_TEST_TIMEOUT", "6"))
 #: What a caller may take beyond CREDHELPER_TIMEOUT: interpreter start, a busy machine.
 SLACK = 3.0
@@ -48,10 +48,7 @@ def seconds_left(doc: dict) -> float:
 
 @pytest.fixture
 def world(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
-    seed = moto_stack.seed
-    aws_env.add_credentials("account1", seed.user_creds)
-    aws_env.add_profile("account1", region="us-east-1")
-    aws_env.add_profile(ROLE, role_arn=seed.role_arn, source_profile="account1")
+    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
     aws_env.env["CREDHELPER_AUTOSTART"] = "0"
     aws_env.env["CREDHELPER_TIMEOUT"] = str(TIMEOUT)
     return aws_env

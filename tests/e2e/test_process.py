@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 from harness import ACCOUNT_ID, MotoStack
-from harness.awsenv import AwsEnv
+from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.keyring_items import entries
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS_V1 = str(Path(sys.executable).parent / "aws")
 AWS_V2 = "/usr/bin/aws"
-ROLE_PROFILE = "s3fullaccess-user1-role"
+ROLE_PROFILE = SEED_ROLE
 WIRED = "s3fullaccess-user1"
 
 
@@ -44,10 +44,7 @@ def unique(name: str) -> str:
 @pytest.fixture
 def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
     """The tutorial's profiles: account1 (user1's keys) and the role profile, wired."""
-    seed = moto_stack.seed
-    aws_env.add_credentials("account1", seed.user_creds)
-    aws_env.add_profile("account1", region="us-east-1")
-    aws_env.add_profile(ROLE_PROFILE, role_arn=seed.role_arn, source_profile="account1")
+    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
     result = credhelper(aws_env, "wire", ROLE_PROFILE, "--as", WIRED)
     assert result.returncode == 0, result.stderr
     return aws_env

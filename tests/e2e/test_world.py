@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness.awsenv import AwsEnv
+from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.moto_stack import MotoStack
 
-ROLE = "s3fullaccess-user1-role"
+ROLE = SEED_ROLE
 
 COUNTING = r"""
 import atexit, json, os, sys
@@ -40,10 +40,7 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.fixture
 def world(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
-    seed = moto_stack.seed
-    aws_env.add_credentials("account1", seed.user_creds)
-    aws_env.add_profile("account1", region="us-east-1")
-    aws_env.add_profile(ROLE, role_arn=seed.role_arn, source_profile="account1")
+    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
     aws_env.env["CREDHELPER_AUTOSTART"] = "0"
     return aws_env
 

@@ -46,6 +46,10 @@ def unique_keyring_service(hint: str = "") -> str:
     return f"credhelper-test-{hint + '-' if hint else ''}{uuid.uuid4().hex[:10]}"
 
 
+#: The tutorial's role profile (``add_seed``).
+SEED_ROLE = "s3fullaccess-user1-role"
+
+
 @dataclass
 class AwsEnv:
     """One test's private AWS world: files under `root`, `env` for subprocesses."""
@@ -84,6 +88,13 @@ class AwsEnv:
             values["aws_session_token"] = creds.session_token
         values.update(settings)
         _set_section(self.credentials_file, name, values)
+
+    def add_seed(self, user_creds: Creds, role_arn: str) -> None:
+        """The tutorial's profiles: ``account1`` (user1's keys, us-east-1) and the role
+        profile :data:`SEED_ROLE` assumed from it."""
+        self.add_credentials("account1", user_creds)
+        self.add_profile("account1", region="us-east-1")
+        self.add_profile(SEED_ROLE, role_arn=role_arn, source_profile="account1")
 
     def setting(self, profile: str, key: str) -> str:
         """A value of `[profile NAME]` in the config file, as written."""
