@@ -1,7 +1,13 @@
-"""Shared fixtures: one moto server per session, a clean proxy and AWS world per test."""
+"""Shared fixtures: one moto server per session, a clean proxy and AWS world per test.
+
+A session is one pytest process: under pytest-xdist (scripts/test runs two workers) each
+worker has a moto server and proxy of its own (free ports), a Secret Service of its own, and
+its own temporary folders; no test shares anything with a test on the other worker.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +21,52 @@ if _TESTS not in sys.path:
 
 from harness import MotoStack, StsProxy  # noqa: E402
 from harness.awsenv import AwsEnv, make_aws_env, unique_keyring_service  # noqa: E402
+from harness.secret_service import SecretService  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_secret_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SecretService | None]:
+    """Under pytest-xdist, a Secret Service of this worker's own (gnome-keyring, private bus).
+
+    Why: workers run side by side. On one shared gnome-keyring, a test that crashes, locks or
+    loads it would fail or slow the other worker's tests, which could not tell why. Every
+    process a test starts inherits DBUS_SESSION_BUS_ADDRESS and XDG_DATA_HOME (AwsEnv keeps
+    them), and this process's own keyring reads use them, so all of a worker's tests use this
+    one. Without workers, the run's Secret Service (scripts/with-secret-service) is used.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield None
+        return
+    service = SecretService(tmp_path_factory.mktemp("secret-service")).start()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DBUS_SESSION_BUS_ADDRESS", service.address)
+    patch.setenv("XDG_DATA_HOME", str(service.data))
+    try:
+        yield service
+    finally:
+        patch.undo()
+        service.stop()
+
+
+@pytest.fixture(autouse=True)
+def secret_service_survives(worker_secret_service: SecretService | None) -> Iterator[None]:
+    """The worker's gnome-keyring outlives each test; if it died, that test errors, saying so.
+
+    Otherwise every later test of the worker would fail with "no Secret Service", far from
+    the cause. It is started again (same keyring file, unlocked) for the tests after it.
+    """
+    yield
+    service = worker_secret_service
+    if service is None or service.alive():
+        return
+    code, log = service.returncode, service.log()[-2000:]
+    service.restart()
+    pytest.fail(
+        f"this worker's gnome-keyring-daemon died during the test (exit status {code}); "
+        f"it was restarted for the tests after it. Its log ends:\n{log}"
+    )
 
 
 @pytest.fixture(scope="session")

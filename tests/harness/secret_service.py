@@ -116,6 +116,11 @@ class SecretService:
     def pid(self) -> int | None:
         return self._keyring.pid if self._keyring is not None else None
 
+    @property
+    def returncode(self) -> int | None:
+        """gnome-keyring-daemon's exit status (negative: the signal), None while it runs."""
+        return self._keyring.poll() if self._keyring is not None else None
+
     def alive(self) -> bool:
         return self._keyring is not None and self._keyring.poll() is None
 
