@@ -27,7 +27,9 @@ from harness.awsenv import AwsEnv
 from harness.daemon import start_daemon, wait_until
 
 ROLE_PROFILE = "s3fullaccess-user1-role"
-ATTACKER = "chattacker"
+#: One user per pytest-xdist worker ("chattacker-gw0", ...), so that two workers never add or
+#: delete the same user under each other; "chattacker" in a run without workers.
+ATTACKER = "-".join(filter(None, ["chattacker", os.environ.get("PYTEST_XDIST_WORKER")]))
 FAKE_KEY = "ASIAATTACKERATTACKER"
 
 pytestmark = pytest.mark.skipif(
