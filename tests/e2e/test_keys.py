@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +20,7 @@ import pytest
 from harness import ACCOUNT_ID, Creds, MotoStack
 from harness.awsenv import AwsEnv
 from harness.daemon import DaemonProc, send_request, start_daemon
-from harness.keyring_items import entries, modified
+from harness.keyring_items import entries, modified, wait_past
 from harness.tty import run_with_tty
 from test_process import assert_one_error_line
 
@@ -243,7 +242,7 @@ def test_adding_the_same_keys_again_rewrites_no_entry(env, user):
     before = modified(env.keyring_service)
     assert {"keys:account1", "keys:index"} <= set(before)
     assert any(n.startswith("keys:account1#") and n.endswith(".2") for n in before)
-    time.sleep(1.2)  # Secret Service times are whole seconds
+    wait_past(before)  # Secret Service times are whole seconds
     again = add_from_env(env, "account1", user, **limit)
     assert again.returncode == 0, again.stderr
     assert again.stdout.endswith(" in the keyring (unchanged)\n")
@@ -620,7 +619,7 @@ def test_a_size_limited_keyring_gets_sessions_in_pieces(env, user, proxy):
         LimitedKeyring().set_password(env.keyring_service, "too-long", joined)
 
     before = modified(env.keyring_service)
-    time.sleep(1.2)  # Secret Service times are whole seconds
+    wait_past(before)  # Secret Service times are whole seconds
     assert process_json(env, ROLE_PROFILE, **limited) == first  # read back joined
     assert proxy.count("AssumeRole") == 1
     assert modified(env.keyring_service) == before  # and nothing rewritten

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Iterator
+
+from .daemon import wait_until
 
 
 @contextlib.contextmanager
@@ -38,3 +41,15 @@ def modified(service: str) -> dict[str, int]:
             item.get_attributes()["username"]: item.get_modified()
             for item in col.search_items({"service": service})
         }
+
+
+def wait_past(stamps: dict[str, int], timeout: float = 3.0) -> None:
+    """Wait until the clock has passed the whole second of the newest of ``stamps`` (from
+    ``modified``): from then on, any write shows as a later time than all of them."""
+    newest = max(stamps.values())
+    wait_until(
+        lambda: time.time() >= newest + 1,
+        timeout,
+        interval=0.01,
+        what=f"the clock to pass {newest}, the newest modification time",
+    )
