@@ -27,9 +27,9 @@ from harness.awsenv import AwsEnv
 from harness.daemon import start_daemon, wait_until
 
 ROLE_PROFILE = "s3fullaccess-user1-role"
-#: One user per pytest-xdist worker ("chattacker-gw0", ...), so that two workers never add or
-#: delete the same user under each other; "chattacker" in a run without workers.
-ATTACKER = "-".join(filter(None, ["chattacker", os.environ.get("PYTEST_XDIST_WORKER")]))
+#: One user per pytest process ("chattacker-PID"), so that two xdist workers, or two runs at
+#: once, never add or delete the same user under each other.
+ATTACKER = f"chattacker-{os.getpid()}"
 FAKE_KEY = "ASIAATTACKERATTACKER"
 
 pytestmark = pytest.mark.skipif(
