@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from credhelper import prompt
 from credhelper.clock import Clock
 from credhelper.prompt import Asker
 from credhelper.settings import Settings
@@ -22,17 +23,11 @@ if TYPE_CHECKING:
     from credhelper.store.backend import Backend
 
 
-def _ask_person(request: object) -> str:
-    from credhelper import prompt
-
-    return prompt.ask(request)  # type: ignore[arg-type]
-
-
 @dataclass
 class Context:
     settings: Settings
     #: How an MFA code is asked for (the daemon's never asks: it says to run ``login``).
-    ask: Asker = _ask_person
+    ask: Asker = prompt.ask
     clock: Clock = field(default_factory=Clock)
     #: The keyring backend under the stores (None: the OS keyring through ``keyring``).
     backend: Backend | None = None
@@ -42,9 +37,11 @@ class Context:
     _stores: Stores | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, min_ttl: float | None = None, **kwargs: object) -> Context:
-        """CredhelperError (exit code 2) on a bad ``CREDHELPER_*`` value."""
-        return cls(Settings.from_env(min_ttl=min_ttl), **kwargs)  # type: ignore[arg-type]
+    def from_env(cls, min_ttl: float | None = None, asked: Asked | None = None) -> Context:
+        """The context of a command run from the shell: settings from the environment
+        (CredhelperError, exit code 2, on a bad ``CREDHELPER_*`` value), the OS keyring, the
+        person at the terminal."""
+        return cls(Settings.from_env(min_ttl=min_ttl), asked=asked)
 
     @property
     def files(self) -> AwsFiles:
