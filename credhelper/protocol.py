@@ -4,6 +4,15 @@ One request per connection: a single JSON object on one line, answered by a sing
 object on one line. Every request names the protocol version; the daemon validates every
 field and answers a bad request with an error, never by crashing or hanging.
 
+Sizes: a request is at most :data:`MAX_MESSAGE` (64 KiB), whoever sends it: the daemon never
+reads more from a client. A reply is at most :data:`MAX_MESSAGE` too, unless the request says
+it takes more (``"max_reply": BYTES``, at most :data:`MAX_REPLY`): ``credhelper status`` over
+thousands of profiles does, the hot path's ``get`` does not. Replies are not paged: one
+status reply is one consistent snapshot, and a client that asked for a large one trusts the
+daemon it checked (same uid) for that much memory. A reply that would pass the client's
+limit is replaced by a short error saying so (an older client, which sends no ``max_reply``,
+reads that line instead of a cut-off document).
+
 Standard library only: the hot path (:mod:`credhelper.hotpath`) imports it.
 """
 
@@ -24,7 +33,10 @@ DEFAULT_MIN_TTL = 16 * 60
 #: One call's time limit, seconds: longer than any healthy STS round trip with retries,
 #: short enough that a script sees one clear line instead of hanging.
 DEFAULT_TIMEOUT = 30.0
+#: The cap on a request, and on a reply to a request that names no ``max_reply``.
 MAX_MESSAGE = 64 * 1024
+#: The most a client may ask a reply to be (``max_reply``): 5,000 status rows take ~2.5 MB.
+MAX_REPLY = 64 * 1024 * 1024
 OPS = ("get", "status", "stop", "ping", "forget")
 #: Environment variables that change what a profile resolves to. A daemon answers only
 #: callers whose values match its own; others resolve in-process (correct, just slower).
@@ -55,10 +67,19 @@ def context(env: Any = None) -> dict[str, str]:
     return {name: env[name] for name in CONTEXT_VARS if env.get(name)}
 
 
-def encode(message: dict[str, Any]) -> bytes:
+class TooLarge(ProtocolError):
+    """A message over the limit it is read or written under."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"message too large ({size} bytes, over the limit of {limit})")
+        self.size = size
+        self.limit = limit
+
+
+def encode(message: dict[str, Any], limit: int = MAX_MESSAGE) -> bytes:
     data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
-    if len(data) > MAX_MESSAGE:
-        raise ProtocolError("message too large")
+    if len(data) > limit:
+        raise TooLarge(len(data), limit)
     return data
 
 
@@ -75,9 +96,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return doc
 
 
-def decode(line: bytes) -> dict[str, Any]:
-    if len(line) > MAX_MESSAGE:
-        raise ProtocolError("message too large")
+def decode(line: bytes, limit: int = MAX_MESSAGE) -> dict[str, Any]:
+    if len(line) > limit:
+        raise TooLarge(len(line), limit)
     try:
         doc = json.loads(line, object_pairs_hook=_unique_keys)
     except ProtocolError:
@@ -96,10 +117,10 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     op = doc.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown op {_short(op)}")
-    unknown = set(doc) - {"v", "op", "profile", "min_ttl", "context", "timeout"}
+    unknown = set(doc) - {"v", "op", "profile", "min_ttl", "context", "timeout", "max_reply"}
     if unknown:
         raise ProtocolError(f"unknown fields {_short(sorted(unknown))}")
-    out: dict[str, Any] = {"op": op}
+    out: dict[str, Any] = {"op": op, "max_reply": _max_reply(doc)}
     if op == "forget":  # drop sessions from memory: one profile's, or (no profile) all
         profile = doc.get("profile")
         if profile is not None and (not isinstance(profile, str) or not 0 < len(profile) <= 256):
@@ -120,6 +141,16 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
         raise ProtocolError("context must map known variable names to strings")
     out["context"] = ctx
     return out
+
+
+def _max_reply(doc: dict[str, Any]) -> int:
+    """The largest reply the client takes, in bytes (MAX_MESSAGE when it names none)."""
+    value = doc.get("max_reply")
+    if value is None:
+        return MAX_MESSAGE
+    if type(value) is not int or not MAX_MESSAGE <= value <= MAX_REPLY:
+        raise ProtocolError(f"max_reply must be a whole number from {MAX_MESSAGE} to {MAX_REPLY}")
+    return value
 
 
 def _seconds(doc: dict[str, Any], name: str, low: float, high: float | None) -> float | None:

@@ -15,7 +15,15 @@ import socket
 import time
 
 from credhelper import rundir
-from credhelper.protocol import MAX_MESSAGE, PROTOCOL, SOCKET_NAME, ProtocolError, decode, encode
+from credhelper.protocol import (
+    MAX_MESSAGE,
+    PROTOCOL,
+    SOCKET_NAME,
+    ProtocolError,
+    TooLarge,
+    decode,
+    encode,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +40,19 @@ class DaemonTimedOut(DaemonUnavailable):
 
 class Untrusted(DaemonUnavailable):
     """What answers on the socket (or the folder it is in) may not be our daemon: not used."""
+
+
+class BadReply(DaemonUnavailable):
+    """A daemon answered, but not with a reply this client can read (cut off, not JSON,
+    another protocol version): a daemon is running, so never say that none is."""
+
+
+class ReplyTooLarge(BadReply):
+    """The reply passed the caller's limit; reading stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the daemon's reply is over {limit} bytes")
+        self.limit = limit
 
 
 def runtime_dir() -> str:
@@ -86,12 +107,22 @@ def _connect(path: str, timeout: float) -> socket.socket:
     return sock
 
 
-def call(message: dict[str, Any], timeout: float = 5.0, path: str | None = None) -> dict[str, Any]:
+def call(
+    message: dict[str, Any],
+    timeout: float = 5.0,
+    path: str | None = None,
+    max_reply: int = MAX_MESSAGE,
+) -> dict[str, Any]:
     """Send one request to the daemon and return its reply.
 
     DaemonUnavailable if none answers, Untrusted if what answers may not be ours (nothing is
-    sent to it), DaemonTimedOut if it took the request but did not answer in ``timeout``.
+    sent to it), DaemonTimedOut if it took the request but did not answer in ``timeout``,
+    BadReply if it answered something unreadable (ReplyTooLarge: more than ``max_reply``
+    bytes, which is also told to the daemon when over the default, so that it answers a
+    short error instead).
     """
+    if max_reply != MAX_MESSAGE:
+        message = {**message, "max_reply": max_reply}
     end = time.monotonic() + timeout
     try:
         sock = _connect(path or socket_path(), timeout)
@@ -102,20 +133,26 @@ def call(message: dict[str, Any], timeout: float = 5.0, path: str | None = None)
     try:
         sock.settimeout(max(0.05, end - time.monotonic()))
         sock.sendall(encode({"v": PROTOCOL, **message}))
-        chunks = []
-        size = 0
+        data = bytearray()
         while True:
-            chunk = sock.recv(65536)
+            chunk = sock.recv(262144)
             if not chunk:
                 break
-            chunks.append(chunk)
-            size += len(chunk)
-            if chunk.endswith(b"\n") or size > MAX_MESSAGE:
+            data += chunk
+            if chunk.endswith(b"\n") or len(data) > max_reply:
                 break
-        return decode(b"".join(chunks))
+        if not data:
+            raise BadReply("the daemon closed the connection without answering")
+        return decode(bytes(data), max_reply)
     except socket.timeout:
         raise DaemonTimedOut(f"no answer within {timeout:g} s") from None
-    except (OSError, ProtocolError) as exc:
+    except BadReply:
+        raise
+    except TooLarge:
+        raise ReplyTooLarge(max_reply) from None
+    except ProtocolError as exc:
+        raise BadReply(f"unreadable reply from the daemon: {exc}") from None
+    except OSError as exc:
         raise DaemonUnavailable(str(exc)) from None
     finally:
         sock.close()

@@ -50,11 +50,11 @@ class Server:
             if uid is not None and uid != os.geteuid():
                 log.warning("refused a connection from uid %d", uid)
                 return
-            reply = await self._answer(reader)
+            reply, limit = await self._answer(reader)
             try:
-                data = protocol.encode(reply)
-            except protocol.ProtocolError:  # never silence: a short error instead
-                data = protocol.encode(_error("the reply would be too large"))
+                data = protocol.encode(reply, limit)
+            except protocol.TooLarge as exc:  # never silence, never cut off: a short error
+                data = protocol.encode(_error(_too_large(reply, exc, limit)))
             writer.write(data)
             await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         except (ConnectionError, asyncio.TimeoutError, OSError):
@@ -64,24 +64,26 @@ class Server:
         finally:
             writer.close()
 
-    async def _answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+    async def _answer(self, reader: asyncio.StreamReader) -> tuple[dict[str, Any], int]:
+        """The reply, and the most bytes the client takes (its ``max_reply``)."""
+        small = protocol.MAX_MESSAGE
         try:
             line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
         except asyncio.TimeoutError:
-            return _error("timed out reading the request")
+            return _error("timed out reading the request"), small
         except (ValueError, asyncio.LimitOverrunError):
-            return _error("request too large")
+            return _error("request too large"), small
         if not line.endswith(b"\n"):
-            return _error("truncated request")
+            return _error("truncated request"), small
         try:
             request = protocol.validate_request(protocol.decode(line))
         except protocol.ProtocolError as exc:
             # A client of another version may still resolve in-process: say why, let it.
-            return {**_error(str(exc)), "fallback": True}
+            return {**_error(str(exc)), "fallback": True}, small
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             # input our checks did not foresee: still one short answer, never a hang-up
-            return {**_error(f"malformed request ({type(exc).__name__})"), "fallback": True}
-        return await self._handlers[request["op"]](request)
+            return {**_error(f"malformed request ({type(exc).__name__})"), "fallback": True}, small
+        return await self._handlers[request["op"]](request), request["max_reply"]
 
     async def _get(self, request: dict[str, Any]) -> dict[str, Any]:
         if request["context"] != self.context:
@@ -137,6 +139,20 @@ def _skew() -> float | None:
     from credhelper import sts
 
     return None if sts.observed_skew is None else round(sts.observed_skew, 1)
+
+
+def _too_large(reply: dict[str, Any], exc: protocol.TooLarge, limit: int) -> str:
+    """Why a reply was not sent: one line a person can act on, whichever client reads it."""
+    what = "the reply"
+    profiles = reply.get("profiles")
+    if isinstance(profiles, list):
+        what = f"the status of {len(profiles)} profiles"
+    if limit == protocol.MAX_MESSAGE:  # a client that cannot take more (an older credhelper)
+        return (
+            f"{what} takes {exc.size} bytes, more than this client reads ({limit}); "
+            "a newer credhelper shows it"
+        )
+    return f"{what} takes {exc.size} bytes, more than the {limit} bytes asked for"
 
 
 def _error(message: str) -> dict[str, Any]:

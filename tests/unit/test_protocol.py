@@ -21,6 +21,7 @@ def test_a_valid_get_is_filled_in():
         "min_ttl": None,
         "timeout": None,
         "context": {"HOME": "/h"},
+        "max_reply": protocol.MAX_MESSAGE,  # a client that names none reads no more
     }
 
 
@@ -90,3 +91,51 @@ def test_messages_over_the_cap_are_refused_both_ways():
         protocol.encode({"error": "x" * protocol.MAX_MESSAGE})
     with pytest.raises(protocol.ProtocolError, match="too large"):
         protocol.decode(b"x" * (protocol.MAX_MESSAGE + 1))
+
+
+def test_a_larger_limit_is_for_replies_that_ask_for_it():
+    big = {"v": 1, "ok": True, "profiles": ["p" * 100] * 2000}  # ~200 KB
+    with pytest.raises(protocol.TooLarge) as err:
+        protocol.encode(big)
+    assert err.value.limit == protocol.MAX_MESSAGE and err.value.size > protocol.MAX_MESSAGE
+    data = protocol.encode(big, protocol.MAX_REPLY)
+    assert protocol.decode(data, protocol.MAX_REPLY) == big
+    with pytest.raises(protocol.TooLarge):
+        protocol.decode(data)  # the default limit stays the small one
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (None, True),
+        (protocol.MAX_MESSAGE, True),
+        (1 << 20, True),
+        (protocol.MAX_REPLY, True),
+        (protocol.MAX_MESSAGE - 1, False),
+        (protocol.MAX_REPLY + 1, False),
+        (0, False),
+        (-1, False),
+        (True, False),
+        (1048576.0, False),
+        ("1048576", False),
+        (10**400, False),
+        ([1 << 20], False),
+    ],
+)
+def test_max_reply(value, ok):
+    doc = {"v": 1, "op": "status"}
+    if value is not None:
+        doc["max_reply"] = value
+    if ok:
+        expected = protocol.MAX_MESSAGE if value is None else value
+        assert protocol.validate_request(doc)["max_reply"] == expected
+    else:
+        with pytest.raises(protocol.ProtocolError, match="max_reply") as err:
+            protocol.validate_request(doc)
+        assert len(str(err.value)) < 200
+
+
+def test_max_reply_is_taken_with_every_op():
+    for op in protocol.OPS:
+        doc = {"v": 1, "op": op, "profile": "p", "max_reply": 1 << 20}
+        assert protocol.validate_request(doc)["max_reply"] == 1 << 20
