@@ -66,8 +66,21 @@ def _parser() -> argparse.ArgumentParser:
         "status",
         parents=[common],
         help="what the daemon holds: profiles, expiries, renewals, errors",
-        description="Show the profiles the daemon serves. Never prints a secret.",
+        description="Show the profiles the daemon serves: a summary line, then one row each. "
+        "Never prints a secret. Exit code 1 when a PROFILE matches nothing.",
     )
+    s.add_argument(
+        "profiles",
+        metavar="PROFILE",
+        nargs="*",
+        help="only these profiles; shell patterns welcome (quote them: 'prod-*')",
+    )
+    s.add_argument(
+        "--problems",
+        action="store_true",
+        help="only profiles with an error, waiting for MFA, expiring soon or expired",
+    )
+    s.add_argument("--summary", action="store_true", help="the summary line, no table")
     s.add_argument("--json", action="store_true", help="stable JSON output (see README)")
 
     v = sub.add_parser(

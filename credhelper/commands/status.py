@@ -1,20 +1,87 @@
-"""``credhelper status``: what the daemon holds. Never a secret: profiles, ARNs, times."""
+"""``credhelper status``: what the daemon holds. Never a secret: profiles, ARNs, times.
+
+Readable at any size: a summary line first (how many profiles, how many with an error, waiting
+for MFA, expiring, expired), then the table, which PROFILE patterns (shell globs) and
+``--problems`` narrow; ``--summary`` leaves the table out. ``--json`` keeps its documented
+shape (README), with a ``summary`` object added.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 from typing import Any
 
-from credhelper import sts, transport  # (sts imports botocore only when it calls STS)
+from credhelper import protocol, sts, transport  # (sts imports botocore only for STS calls)
 from credhelper.context import Context
 from credhelper.errors import CredhelperError
-from credhelper.present import duration
+from credhelper.present import duration, plural
 from credhelper.present import table as table_lines
 
+#: The largest status reply read: about 100,000 profiles.
+MAX_REPLY = protocol.MAX_REPLY
+#: How long the daemon has to answer (a status of thousands of profiles takes milliseconds).
+TIMEOUT = 10.0
+#: Problems a row can have, in the order the summary names them.
+PROBLEMS = ("errors", "mfa_needed", "expiring_soon", "expired")
 
-def table(reply: dict[str, Any]) -> str:
+
+def problems(row: dict[str, Any], soon: float) -> list[str]:
+    """What is wrong with one status row (none: it is fine). ``soon``: seconds left under
+    which a session counts as expiring (the hand-out floor: the daemon renews before it)."""
+    found = []
+    if row.get("last_error"):
+        found.append("errors")
+    if row.get("mfa_needed") is True:
+        found.append("mfa_needed")
+    left = row.get("seconds_left")
+    if not isinstance(left, (int, float)) or isinstance(left, bool) or left <= 0:
+        found.append("expired")
+    elif left < soon:
+        found.append("expiring_soon")
+    return found
+
+
+def summarize(rows: list[dict[str, Any]], held: int, soon: float) -> dict[str, Any]:
+    """Counts over ``rows`` (those shown), with ``held``: how many the daemon holds."""
+    counts = dict.fromkeys(PROBLEMS, 0)
+    ok = 0
+    for row in rows:
+        found = problems(row, soon)
+        ok += not found
+        for name in found:
+            counts[name] += 1
+    return {"held": held, "shown": len(rows), "ok": ok, **counts, "expiring_within": soon}
+
+
+def summary_line(summary: dict[str, Any], patterns: list[str], only_problems: bool) -> str:
+    held, shown = summary["held"], summary["shown"]
+    if patterns or only_problems:
+        what = []
+        if patterns:
+            what.append("matching " + " ".join(repr(p) for p in patterns))
+        if only_problems:
+            what.append("with a problem")
+        head = f"{shown} of {plural(held, 'profile')} {', '.join(what)}"
+    else:
+        head = plural(held, "profile")
+    parts = [f"{summary['ok']} ok"]
+    if summary["errors"]:
+        parts.append(f"{summary['errors']} with errors")
+    if summary["mfa_needed"]:
+        parts.append(f"{summary['mfa_needed']} MFA needed")
+    if summary["expiring_soon"]:
+        parts.append(
+            f"{summary['expiring_soon']} expiring within {duration(summary['expiring_within'])}"
+        )
+    if summary["expired"]:
+        parts.append(f"{summary['expired']} expired or empty")
+    return f"{head}: {', '.join(parts)}"
+
+
+def table(reply: dict[str, Any], rows: list[dict[str, Any]] | None = None, head: str = "") -> str:
     daemon = reply.get("daemon", {})
     lines = [
         f"daemon pid {daemon.get('pid')} (credhelper {daemon.get('version')}), "
@@ -23,7 +90,10 @@ def table(reply: dict[str, Any]) -> str:
     skew = reply.get("clock_skew_seconds")
     if isinstance(skew, (int, float)) and abs(skew) > sts.SKEW_WARNED:
         lines.append(f"warning: {sts.skew_text(skew)}")
-    rows = [
+    if head:
+        lines.append(head)
+    shown = reply.get("profiles", []) if rows is None else rows
+    cells = [
         (
             "PROFILE",
             "ROLE",
@@ -35,8 +105,11 @@ def table(reply: dict[str, Any]) -> str:
             "LAST ERROR",
         )
     ]
-    for p in reply.get("profiles", []):
-        rows.append(
+    for p in shown:
+        error = p.get("last_error") or ""
+        if p.get("mfa_needed") is True and not error:
+            error = "MFA needed: run 'credhelper login " + str(p.get("profile")) + "'"
+        cells.append(
             (
                 p.get("profile") or "-",
                 p.get("role_arn") or "-",
@@ -45,22 +118,42 @@ def table(reply: dict[str, Any]) -> str:
                 duration(p.get("renews_in")),
                 p.get("source") or "-",
                 p.get("keys_from") or "-",
-                p.get("last_error") or "",
+                error,
             )
         )
-    if len(rows) == 1:
-        lines.append("no profiles served yet")
+    if len(cells) == 1:
+        if not reply.get("profiles"):
+            lines.append("no profiles served yet")
         return "\n".join(lines)
-    lines.extend(table_lines(rows))
+    lines.extend(table_lines(cells))
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def ask_daemon() -> dict[str, Any]:
+    """The daemon's status reply; CredhelperError with one clear line otherwise."""
     try:
-        reply = transport.call({"op": "status"}, timeout=5.0)
+        reply = transport.call({"op": "status"}, timeout=TIMEOUT, max_reply=MAX_REPLY)
+        if not reply.get("ok") and "max_reply" in str(reply.get("error")):
+            # A daemon older than this client, which knows no max_reply: ask it as it expects.
+            reply = transport.call({"op": "status"}, timeout=TIMEOUT)
     except transport.Untrusted as exc:
         raise CredhelperError(
             f"not asking the daemon: {exc}", "see 'Trust' in docs/security.md"
+        ) from None
+    except transport.DaemonTimedOut as exc:
+        raise CredhelperError(
+            f"the daemon did not answer ({exc})", "see its log, or restart it"
+        ) from None
+    except transport.ReplyTooLarge as exc:
+        raise CredhelperError(
+            f"the daemon's status is over {exc.limit} bytes, more than credhelper reads",
+            "see its log",
+        ) from None
+    except transport.BadReply as exc:
+        raise CredhelperError(
+            f"the daemon answered something this credhelper cannot read ({exc})",
+            "it may be of another version: run 'credhelper daemon stop', and the next call "
+            "starts this one",
         ) from None
     except transport.DaemonUnavailable:
         raise CredhelperError(
@@ -68,14 +161,60 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "it starts on the first 'credhelper process' call, or run 'credhelper daemon'",
         ) from None
     if not reply.get("ok"):
-        raise CredhelperError(f"the daemon answered: {reply.get('error')}", "see its log")
+        error = reply.get("error")
+        if "too large" in str(error):
+            raise CredhelperError(
+                f"the daemon answered: {error}",
+                "it is older than this credhelper: run 'credhelper daemon stop', and the next "
+                "call starts this one",
+            )
+        raise CredhelperError(f"the daemon answered: {error}", "see its log")
+    if not isinstance(reply.get("profiles", []), list):
+        raise CredhelperError(
+            "the daemon answered something this credhelper cannot read (no list of profiles)",
+            "it may be of another version: run 'credhelper daemon stop'",
+        )
+    return reply
+
+
+def select(
+    rows: list[dict[str, Any]], patterns: list[str], only_problems: bool, soon: float
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows to show, and the patterns that matched none of the daemon's profiles."""
+    unmatched = []
+    if patterns:
+        names = [str(r.get("profile")) for r in rows]
+        unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+        rows = [r for r, n in zip(rows, names) if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    if only_problems:
+        rows = [r for r in rows if problems(r, soon)]
+    return rows, unmatched
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    reply = ask_daemon()
+    patterns: list[str] = list(getattr(args, "profiles", None) or [])
+    only_problems = bool(getattr(args, "problems", False))
+    soon = ctx.settings.min_ttl
+    everything = [r for r in reply.get("profiles", []) if isinstance(r, dict)]
+    rows, unmatched = select(everything, patterns, only_problems, soon)
+    summary = summarize(rows, len(everything), soon)
     if args.json:
         doc = {
             "daemon": reply.get("daemon"),
-            "profiles": reply.get("profiles", []),
+            "profiles": rows,
             "clock_skew_seconds": reply.get("clock_skew_seconds"),
+            "summary": summary,
         }
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(table(reply) + "\n")
+        head = summary_line(summary, patterns, only_problems)
+        if getattr(args, "summary", False):
+            rows = []
+        sys.stdout.write(table(reply, rows, head) + "\n")
+    if unmatched:
+        sys.stdout.flush()
+        names = ", ".join(repr(p) for p in unmatched)
+        print(f"credhelper: the daemon holds no profile matching {names}", file=sys.stderr)
+        return 1
     return 0
