@@ -194,3 +194,47 @@ def test_a_reply_the_client_cannot_read_is_bad_reply_not_no_daemon(answering, pa
         transport.call({"op": "status"}, path=str(path))
     # a DaemonUnavailable all the same: the hot path falls back in-process as before
     assert isinstance(err.value, transport.DaemonUnavailable)
+
+
+@pytest.fixture
+def older_daemon(folder: Path) -> Iterator[list[dict[str, Any]]]:
+    """A daemon of before max_reply: it refuses the field, and cannot send a large status."""
+    seen: list[dict[str, Any]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = json.loads(await reader.readline())
+        seen.append(request)
+        if "max_reply" in request:
+            reply = {"v": 1, "ok": False, "error": "unknown fields ['max_reply']", "fallback": True}
+        else:
+            reply = {"v": 1, "ok": False, "error": "the reply would be too large"}
+        writer.write(json.dumps(reply).encode() + b"\n")
+        await writer.drain()
+        writer.close()
+
+    it = serve(folder / protocol.SOCKET_NAME, handle)
+    next(it)
+    yield seen
+    next(it, None)
+
+
+def test_status_asks_an_older_daemon_its_way_and_says_what_to_do(older_daemon):
+    from credhelper.commands import status
+    from credhelper.errors import CredhelperError
+
+    with pytest.raises(CredhelperError) as err:
+        status.ask_daemon()
+    line = err.value.line()
+    assert "the reply would be too large" in line and "credhelper daemon stop" in line
+    assert "no credhelper daemon" not in line
+    assert [r.get("max_reply") for r in older_daemon] == [protocol.MAX_REPLY, None]
+
+
+def test_status_says_a_daemon_answers_what_it_cannot_read(answering):
+    from credhelper.commands import status
+    from credhelper.errors import CredhelperError
+
+    answering(b'{"v": 7, "ok": true}\n')
+    with pytest.raises(CredhelperError) as err:
+        status.ask_daemon()
+    assert "cannot read" in err.value.line() and "no credhelper daemon" not in err.value.line()
