@@ -134,8 +134,9 @@ def call(
         sock.settimeout(max(0.05, end - time.monotonic()))
         sock.sendall(encode({"v": PROTOCOL, **message}))
         data = bytearray()
+        size = 65536 if max_reply <= MAX_MESSAGE else 1 << 20  # the hot path's as before
         while True:
-            chunk = sock.recv(262144)
+            chunk = sock.recv(size)
             if not chunk:
                 break
             data += chunk
