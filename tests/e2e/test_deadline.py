@@ -333,7 +333,11 @@ def test_one_sts_call_at_a_time_without_a_keyring(world, proxy):
     burst of them never calls STS for the same session at the same time."""
     proxy.inject_delay("AssumeRole", 0.5, times=100)
     env = world.env_with(
-        CREDHELPER_NO_DAEMON="1", PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
+        CREDHELPER_NO_DAEMON="1",
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        # six callers one after the other: the last waits for five STS calls and five
+        # interpreter starts, which on a loaded machine outlasts this file's short deadline
+        CREDHELPER_TIMEOUT="30",
     )
     with ThreadPoolExecutor(6) as pool:
         results = list(
