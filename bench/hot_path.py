@@ -214,6 +214,7 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
                     run_once(before, e)
                 run_once(argv, e)
             stack.proxy.reset_counts()
+            load_before = os.getloadavg()[0]
             times: dict[str, list[float]] = {name: [] for name in cases}
             for _ in range(rounds):
                 for name, (argv, e, before) in cases.items():
@@ -221,6 +222,7 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
                         run_once(before, e)
                     times[name].append(run_once(argv, e))
             sts_calls = stack.proxy.count("AssumeRole")
+            load_after = os.getloadavg()[0]
         finally:
             aws.close()
 
@@ -246,6 +248,8 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
         print(f"target: {text:62} {value:7.2f}{unit:9} {'met' if ok else 'NOT met'}")
     print(f"AssumeRole calls that reached STS during the timed rounds: {sts_calls} "
           f"(the {rounds} cold calls need {rounds})")
+    print(f"load average (1 min) on {os.cpu_count()} CPUs: {load_before:.1f} before the "
+          f"rounds, {load_after:.1f} after")
     return 0
 
 
