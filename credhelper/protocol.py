@@ -76,6 +76,26 @@ class TooLarge(ProtocolError):
         self.limit = limit
 
 
+#: A hit, when the request set ``process_line``: these bytes, the credential_process document
+#: exactly as ``credhelper process`` prints it (:func:`process_document`, one line), "}\n".
+#: Still one JSON object (the same as without the flag), so any reader decodes it; the
+#: launcher (:mod:`credhelper.launcher`) writes the document out without a JSON parser.
+HIT_PREFIX = b'{"v":1,"ok":true,"credentials":'
+
+
+def process_document(credentials: dict[str, Any]) -> str:
+    """The credential_process document as ``credhelper process`` prints it (no newline)."""
+    return json.dumps(credentials)
+
+
+def encode_hit(credentials: dict[str, Any]) -> bytes:
+    """A hit in the ``process_line`` layout (see :data:`HIT_PREFIX`)."""
+    data = HIT_PREFIX + process_document(credentials).encode() + b"}\n"
+    if len(data) > MAX_MESSAGE:
+        raise TooLarge(len(data), MAX_MESSAGE)
+    return data
+
+
 def encode(message: dict[str, Any], limit: int = MAX_MESSAGE) -> bytes:
     data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
     if len(data) > limit:
@@ -117,7 +137,9 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     op = doc.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown op {_short(op)}")
-    unknown = set(doc) - {"v", "op", "profile", "min_ttl", "context", "timeout", "max_reply"}
+    unknown = set(doc) - {
+        "v", "op", "profile", "min_ttl", "context", "timeout", "max_reply", "process_line"
+    }
     if unknown:
         raise ProtocolError(f"unknown fields {_short(sorted(unknown))}")
     out: dict[str, Any] = {"op": op, "max_reply": _max_reply(doc)}
@@ -133,6 +155,12 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
         out["profile"] = profile
         out["min_ttl"] = _seconds(doc, "min_ttl", 0, None)
         out["timeout"] = _seconds(doc, "timeout", 0, 86400)
+        # The launcher's ask: a hit in the HIT_PREFIX layout. Older daemons refuse the field
+        # (with "fallback"), and the launcher then hands over to the full command line.
+        line = doc.get("process_line", False)
+        if type(line) is not bool:
+            raise ProtocolError("process_line must be true or false")
+        out["process_line"] = line
     ctx = doc.get("context", {})
     if not isinstance(ctx, dict) or not all(
         isinstance(k, str) and k in CONTEXT_VARS and isinstance(v, str) and len(v) <= 4096

@@ -15,6 +15,9 @@ from credhelper.peercred import peer_uid
 
 log = logging.getLogger(__name__)
 
+#: A key of a reply that is never sent: "encode this hit in the process_line layout".
+_PROCESS_LINE = "_process_line"
+
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
 REPLY_MARGIN = 0.5
@@ -52,7 +55,10 @@ class Server:
                 return
             reply, limit = await self._answer(reader)
             try:
-                data = protocol.encode(reply, limit)
+                if reply.pop(_PROCESS_LINE, False) and reply.get("ok"):
+                    data = protocol.encode_hit(reply["credentials"])
+                else:
+                    data = protocol.encode(reply, limit)
             except protocol.TooLarge as exc:  # never silence, never cut off: a short error
                 data = protocol.encode(_error(_too_large(reply, exc, limit)))
             writer.write(data)
@@ -100,7 +106,10 @@ class Server:
         except CredhelperError as exc:
             exc.for_profile(request["profile"])
             return {**_error(exc.line()), "exit_code": exc.exit_code}
-        return {"v": protocol.PROTOCOL, "ok": True, "credentials": creds.process_output()}
+        reply = {"v": protocol.PROTOCOL, "ok": True, "credentials": creds.process_output()}
+        if request["process_line"]:
+            reply[_PROCESS_LINE] = True
+        return reply
 
     async def _status(self, request: dict[str, Any]) -> dict[str, Any]:
         return {

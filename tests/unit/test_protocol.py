@@ -20,6 +20,7 @@ def test_a_valid_get_is_filled_in():
         "profile": "p",
         "min_ttl": None,
         "timeout": None,
+        "process_line": False,
         "context": {"HOME": "/h"},
         "max_reply": protocol.MAX_MESSAGE,  # a client that names none reads no more
     }
