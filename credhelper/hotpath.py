@@ -9,13 +9,17 @@ reports the problem properly (a bad ``CREDHELPER_*`` value, say).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 from credhelper import protocol, rundir, transport
+from credhelper.launcher import no_daemon, seconds
 from credhelper.recursion import DEPTH_VAR
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Beyond the deadline, how long the daemon's answer may take to arrive.
 REPLY_SLACK = 2.0
@@ -39,26 +43,6 @@ class Asked:
         self.started: float | None = None
 
 
-def _seconds(name: str, default: float, minimum: float) -> float:
-    """A number the user set, or ValueError (the full path names the mistake)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = float(raw)
-    if not minimum <= value < float("inf"):
-        raise ValueError(name)
-    return value
-
-
-def _no_daemon() -> bool:
-    raw = os.environ.get("CREDHELPER_NO_DAEMON", "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError("CREDHELPER_NO_DAEMON")
-
-
 def ask_daemon(profile: str, min_ttl: float | None = None) -> Asked:
     """Ask the daemon for ``profile``'s session and print its answer (the exit code in
     ``exit_code``); or say, with ``exit_code`` None, that the call goes in-process.
@@ -79,17 +63,17 @@ def _line(profile: str, error: str) -> str:
 
 
 def emit(document: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(document) + "\n")
+    sys.stdout.write(protocol.process_document(document) + "\n")
     sys.stdout.flush()
 
 
 def _ask(profile: str, min_ttl: float | None, asked: Asked) -> None:
     try:
-        if _no_daemon() or os.environ.get(DEPTH_VAR) is not None:
+        if no_daemon() or os.environ.get(DEPTH_VAR) is not None:
             return
         if min_ttl is None:
-            min_ttl = _seconds("CREDHELPER_MIN_TTL", protocol.DEFAULT_MIN_TTL, 0)
-        timeout = _seconds("CREDHELPER_TIMEOUT", protocol.DEFAULT_TIMEOUT, 1)
+            min_ttl = seconds("CREDHELPER_MIN_TTL", protocol.DEFAULT_MIN_TTL, 0)
+        timeout = seconds("CREDHELPER_TIMEOUT", protocol.DEFAULT_TIMEOUT, 1)
     except ValueError:
         return  # the full path reports it
     started = asked.started = time.monotonic()
@@ -116,21 +100,31 @@ def _ask(profile: str, min_ttl: float | None, asked: Asked) -> None:
     except transport.DaemonTimedOut as exc:
         # Not a second round of STS calls in-process: the daemon is already on it.
         asked.running = True
-        sys.stderr.write(
-            f"credhelper: profile '{profile}': the daemon did not answer within "
-            f"{timeout:g} s ({exc}). See 'credhelper status' and the daemon's log.\n"
-        )
+        timed_out(profile, timeout, str(exc))
         asked.exit_code = 1
         return
     except transport.DaemonUnavailable:
         return
     asked.running = True
+    asked.exit_code = settle(profile, reply)
+
+
+def timed_out(profile: str, timeout: float, why: str) -> None:
+    """Say that the daemon took the call and did not answer in time (the launcher too)."""
+    sys.stderr.write(
+        f"credhelper: profile '{profile}': the daemon did not answer within "
+        f"{timeout:g} s ({why}). See 'credhelper status' and the daemon's log.\n"
+    )
+
+
+def settle(profile: str, reply: dict[str, Any]) -> int | None:
+    """Print what a daemon's reply says (the credentials, or its error line) and return the
+    exit code; None (nothing printed) when the call goes in-process. The launcher uses it too."""
     if reply.get("ok") and isinstance(reply.get("credentials"), dict):
         emit(reply["credentials"])
-        asked.exit_code = 0
-        return
+        return 0
     if reply.get("fallback") or not isinstance(reply.get("error"), str):
-        return
+        return None
     sys.stderr.write(_line(profile, reply["error"]) + "\n")
     code = reply.get("exit_code")
-    asked.exit_code = code if isinstance(code, int) and 0 < code < 128 else 1
+    return code if isinstance(code, int) and 0 < code < 128 else 1

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 import tempfile
 import time
@@ -31,6 +32,13 @@ ROLE_PROFILE = "s3fullaccess-user1-role"
 #: once, never add or delete the same user under each other.
 ATTACKER = f"chattacker-{os.getpid()}"
 FAKE_KEY = "ASIAATTACKERATTACKER"
+#: What `credhelper wire` writes as credential_process, without the profile.
+LAUNCHER = [
+    sys.executable,
+    "-I",
+    "-S",
+    str(Path(__file__).resolve().parents[2] / "credhelper" / "launcher.py"),
+]
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None,
@@ -169,6 +177,11 @@ def assert_served_in_process(env: AwsEnv, shared: Shared, moto: MotoStack, reaso
     assert len(lines) == 1 and "not using the credhelper daemon" in lines[0], lines
     assert reason in lines[0], lines
     assert "Traceback" not in result.stderr
+    # The launcher (what `credhelper wire` writes) checks the same and hands over: the same.
+    launched = env.run([*LAUNCHER, ROLE_PROFILE])
+    assert (launched.returncode, launched.stderr) == (0, result.stderr)
+    assert json.loads(launched.stdout)["AccessKeyId"] == doc["AccessKeyId"]  # the keyring's
+    assert shared.received() == b"", "the launcher talked to the fake daemon"
     return lines[0]
 
 
@@ -245,6 +258,13 @@ def test_a_listener_of_another_uid_is_refused_by_its_peer_credentials(
     # it connected (that is how the kernel tells), but sent nothing
     wait_until(lambda: b"CONNECTION" in shared.received(), 5, what="the fake's record")
     assert shared.received().strip() == b"CONNECTION"
+    # The launcher: its own SO_PEERCRED check, then the full command line's (two connections,
+    # nothing sent on either), and the same answer and warning.
+    launched = victim.run([*LAUNCHER, ROLE_PROFILE])
+    assert (launched.returncode, launched.stderr) == (0, result.stderr)
+    assert json.loads(launched.stdout)["AccessKeyId"] != FAKE_KEY
+    wait_until(lambda: shared.received().count(b"CONNECTION") == 3, 5, what="the record")
+    assert shared.received().split() == [b"CONNECTION"] * 3
 
 
 def test_a_non_private_xdg_runtime_dir_is_warned_about_and_not_used(
@@ -271,6 +291,9 @@ def test_a_non_private_xdg_runtime_dir_is_warned_about_and_not_used(
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and "XDG_RUNTIME_DIR" in lines[0], lines
         assert "is not a private folder" in lines[0]
+        launched = victim.run([*LAUNCHER, ROLE_PROFILE])  # hands over: the warning once
+        assert (launched.returncode, launched.stderr) == (0, result.stderr)
+        assert json.loads(launched.stdout) == json.loads(result.stdout)
         status = json.loads(victim.run(["credhelper", "status", "--json"]).stdout)
         assert status["daemon"]["pid"] == d.pid  # served by the daemon in the fallback folder
         assert status["profiles"][0]["profile"] == ROLE_PROFILE
