@@ -143,7 +143,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="add a profile to ~/.aws/config whose credential_process runs credhelper",
         description="Add (or update) a profile in the AWS config whose credential_process runs "
-        "'credhelper process PROFILE'. The rest of the file is left byte for byte.",
+        "credhelper's launcher for PROFILE (python -I -S .../credhelper/launcher.py PROFILE: "
+        "'credhelper process PROFILE' at the interpreter's floor). The rest of the file is left "
+        "byte for byte.",
     )
     w.add_argument("profile", metavar="PROFILE", help="the role profile to serve")
     w.add_argument(

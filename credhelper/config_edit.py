@@ -31,6 +31,25 @@ def executable() -> list[str]:
     return [sys.executable, "-m", "credhelper"]
 
 
+def process_command(profile: str) -> list[str]:
+    """What ``wire`` writes as credential_process: the launcher (:mod:`credhelper.launcher`),
+    ``/abs/python -I -S /abs/.../credhelper/launcher.py PROFILE``.
+
+    The python is this environment's own (``sys.executable``, a venv's ``bin/python`` as it
+    is, not resolved: resolving would leave the venv). The launcher's path is inside the
+    installed package: ``pip install -U`` replaces the package's files in the same folder, so
+    the path stays valid across upgrades; it changes only when the environment's Python minor
+    version does (``lib/python3.X``), and then ``credhelper wire`` again rewrites it. For an
+    editable install it is the source tree's file. Without a usable interpreter path, the
+    full command line, as before.
+    """
+    python = sys.executable
+    launcher = Path(__file__).resolve().with_name("launcher.py")
+    if python and Path(python).is_absolute() and launcher.is_file():
+        return [python, "-I", "-S", str(launcher), profile]
+    return [*executable(), "process", profile]
+
+
 def section_name(profile: str) -> str:
     return "default" if profile == "default" else f"profile {profile}"
 
@@ -62,11 +81,13 @@ def find_section(lines: list[str], profile: str) -> Section | None:
 
 
 def is_ours(command: str) -> bool:
-    """Does a credential_process value run credhelper's ``process``?"""
+    """Does a credential_process value run credhelper's ``process`` (or its launcher)?"""
     try:
         argv = shlex.split(command)
     except ValueError:
         return False
+    if any(Path(a).name == "launcher.py" and Path(a).parent.name == "credhelper" for a in argv):
+        return True
     runs_us = any(Path(a).name == "credhelper" for a in argv[:1]) or argv[1:3] == [
         "-m",
         "credhelper",
@@ -82,7 +103,7 @@ def wire(path: Path, profile: str, as_name: str, region: str | None) -> str:
             "choose another name with --as, e.g. --as " + f"{profile}-credhelper",
             profile=profile,
         )
-    command = shlex.join([*executable(), "process", profile])
+    command = shlex.join(process_command(profile))
     raw = path.read_bytes() if path.exists() else b""
     newline = "\r\n" if b"\r\n" in raw else "\n"
     text = raw.decode("utf-8")

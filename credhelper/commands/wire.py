@@ -1,5 +1,7 @@
 """``credhelper wire PROFILE``: add a profile to the AWS config whose credential_process runs
-``credhelper process PROFILE``; the rest of the file stays byte for byte."""
+the launcher (``credhelper process PROFILE`` with Python's fastest start, see
+:mod:`credhelper.launcher` and :func:`credhelper.config_edit.process_command`); the rest of
+the file stays byte for byte."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ ORIGINAL = (
 )
 CREDENTIALS = "[base]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\n"
 CREDHELPER = Path(sys.executable).parent / "credhelper"
+LAUNCHER = Path(__file__).resolve().parents[2] / "credhelper" / "launcher.py"
 
 
 @pytest.fixture
@@ -61,8 +62,9 @@ def test_adds_a_profile_and_keeps_every_other_byte(home):
     assert text.startswith(ORIGINAL + "\n")
     added = section(home["AWS_CONFIG_FILE"], "profile admin-ch")
     argv = shlex.split(added["credential_process"])
-    assert argv[0] == str(CREDHELPER) and os.path.isabs(argv[0])
-    assert argv[1:] == ["process", "admin"]
+    # the launcher, run by this environment's python: absolute paths only
+    assert argv == [sys.executable, "-I", "-S", str(LAUNCHER), "admin"]
+    assert os.path.isabs(argv[0]) and os.path.isabs(argv[3])
     assert added["region"] == "us-west-2"
     assert "admin-ch" in result.stdout
 
@@ -72,11 +74,19 @@ def test_default_name_and_rewiring_updates_in_place(home):
     first = Path(home["AWS_CONFIG_FILE"]).read_text()
     assert "[profile admin-credhelper]" in first
     # Simulate an install that moved: the same profile is updated, not duplicated.
-    moved = first.replace(str(CREDHELPER), "/old/place/bin/credhelper")
+    moved = first.replace(str(LAUNCHER), "/old/lib/python3.9/site-packages/credhelper/launcher.py")
     Path(home["AWS_CONFIG_FILE"]).write_text(moved)
     result = wire(home, "admin")
     assert result.returncode == 0, result.stderr
     assert "updated" in result.stdout
+    assert Path(home["AWS_CONFIG_FILE"]).read_text() == first
+    # and a profile wired before the launcher (the console script) is updated to it
+    Path(home["AWS_CONFIG_FILE"]).write_text(
+        first.replace(
+            shlex.join([sys.executable, "-I", "-S", str(LAUNCHER)]), str(CREDHELPER) + " process"
+        )
+    )
+    assert "updated" in wire(home, "admin").stdout
     assert Path(home["AWS_CONFIG_FILE"]).read_text() == first
 
 
@@ -116,6 +126,6 @@ def test_creates_a_missing_config(home, tmp_path):
     )
     assert wire(home, "r", "--as", "r2").returncode == 0
     assert section(home["AWS_CONFIG_FILE"], "profile r2")["credential_process"].endswith(
-        "process r"
+        "launcher.py r"
     )
     assert (tmp_path / "new" / "config").stat().st_mode & 0o777 == 0o600
