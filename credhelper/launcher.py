@@ -247,15 +247,22 @@ def ask(profile: str) -> "tuple[int, bytes]":
     return code, b""
 
 
-def hand_over(args: "list[str]") -> None:
+def hand_over(args: "list[str]") -> int:
     """Become the full command line: ``credhelper process ARGS``, same environment."""
-    os.execv(sys.executable, [sys.executable, "-c", FULL_CLI, "process", *args])
+    try:
+        os.execv(sys.executable, [sys.executable, "-c", FULL_CLI, "process", *args])
+    except OSError as exc:
+        sys.stderr.write(f"credhelper: cannot run {sys.executable}: {exc.strerror}\n")
+    return 1
 
 
 def main(args: "list[str]") -> int:
     if len(args) == 1 and args[0] and not args[0].startswith("-"):
         try:
             code, out = ask(args[0])
+        except KeyboardInterrupt:  # as the full command line says it
+            sys.stderr.write("credhelper: interrupted\n")
+            return 130
         except Exception:
             code = None
         if code is not None:
@@ -265,8 +272,7 @@ def main(args: "list[str]") -> int:
             return code
     sys.stdout.flush()
     sys.stderr.flush()
-    hand_over(args)
-    return 1  # not reached
+    return hand_over(args)
 
 
 if __name__ == "__main__":
