@@ -14,7 +14,7 @@ import sys
 import time
 
 from credhelper import protocol, rundir, transport
-from credhelper.launcher import no_daemon, seconds
+from credhelper.lean_client import no_daemon, seconds
 from credhelper.recursion import DEPTH_VAR
 
 TYPE_CHECKING = False

@@ -139,7 +139,7 @@ HOT_PATH = {
     "credhelper.__main__",
     "credhelper.cli",
     "credhelper.hotpath",
-    "credhelper.launcher",  # its reading of the CREDHELPER_* variables
+    "credhelper.lean_client",  # the launcher's reading of the CREDHELPER_* variables
     "credhelper.protocol",
     "credhelper.transport",
     "credhelper.rundir",

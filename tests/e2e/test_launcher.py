@@ -1,7 +1,8 @@
-"""The launcher (credhelper/launcher.py), what ``credhelper wire`` writes as credential_process:
-``python -I -S .../credhelper/launcher.py PROFILE``. On a daemon hit it imports next to nothing
-and prints the same bytes as ``credhelper process``; on anything else it hands over to
-``credhelper process`` and behaves exactly like it (real daemon, moto, Secret Service).
+"""The launcher (credhelper/launcher.py, its work in lean_client.py), what ``credhelper wire``
+writes as credential_process: ``python -I -S .../credhelper/launcher.py PROFILE``. On a daemon
+hit it imports next to nothing and prints the same bytes as ``credhelper process``; on anything
+else it hands over to ``credhelper process`` and behaves exactly like it (real daemon, moto,
+Secret Service).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ LAUNCHER_HIT = {
     "_socket",
     "__future__",
     "credhelper",
+    "credhelper.lean_client",
     "credhelper.rundir",
     "credhelper.recursion",
 }

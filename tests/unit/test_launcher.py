@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credhelper import hotpath, launcher, peercred, protocol
+from credhelper import hotpath, peercred, protocol
+from credhelper import lean_client as launcher
 
 
 def test_constants_are_the_protocols():
