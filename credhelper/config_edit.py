@@ -6,6 +6,7 @@ The AWS config is edited as text, not through configparser, so every other byte 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -40,12 +41,12 @@ def process_command(profile: str) -> list[str]:
     installed package: ``pip install -U`` replaces the package's files in the same folder, so
     the path stays valid across upgrades; it changes only when the environment's Python minor
     version does (``lib/python3.X``), and then ``credhelper wire`` again rewrites it. For an
-    editable install it is the source tree's file. Without a usable interpreter path, the
-    full command line, as before.
+    editable install it is the source tree's file. Without a usable interpreter path, or where
+    there is no daemon to ask (Windows), the full command line, as before.
     """
     python = sys.executable
     launcher = Path(__file__).resolve().with_name("launcher.py")
-    if python and Path(python).is_absolute() and launcher.is_file():
+    if os.name == "posix" and python and Path(python).is_absolute() and launcher.is_file():
         return [python, "-I", "-S", str(launcher), profile]
     return [*executable(), "process", profile]
 

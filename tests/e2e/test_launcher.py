@@ -8,9 +8,12 @@ Secret Service).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -167,3 +170,28 @@ def test_a_daemon_error_is_its_line_and_exit_code(seed_env, daemon, proxy):
 def test_usage_is_credhelper_process(seed_env):
     for args in ([], ["--min-ttl", "60", ROLE_PROFILE], ["a", "b"], ["-x"]):
         same(*both(seed_env, *args))
+
+
+def test_a_daemon_that_does_not_answer_is_one_line_not_a_second_wait(seed_env, daemon, proxy):
+    d = daemon()
+    os.kill(d.pid, signal.SIGSTOP)  # it accepts (the kernel does), and never answers
+    try:
+        started = time.monotonic()
+        result = seed_env.run(
+            [*launcher(seed_env), ROLE_PROFILE], env=seed_env.env_with(CREDHELPER_TIMEOUT="1")
+        )
+        took = time.monotonic() - started
+        cli = seed_env.run(
+            ["credhelper", "process", ROLE_PROFILE], env=seed_env.env_with(CREDHELPER_TIMEOUT="1")
+        )
+    finally:
+        os.kill(d.pid, signal.SIGCONT)
+    # the hot path's line (its inner figure is the time left, which differs by a few ms)
+    pattern = (
+        rf"credhelper: profile '{ROLE_PROFILE}': the daemon did not answer within 1 s "
+        r"\(no answer within [\d.]+ s\)\. See 'credhelper status' and the daemon's log\.\n"
+    )
+    assert re.fullmatch(pattern, result.stderr), result.stderr
+    assert re.fullmatch(pattern, cli.stderr), cli.stderr
+    assert (result.returncode, result.stdout) == (cli.returncode, cli.stdout) == (1, "")
+    assert took < 1 + 2 + 2  # one wait (deadline + reply slack), not a second by the full path
