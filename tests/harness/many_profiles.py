@@ -112,10 +112,11 @@ def seed(life: float, lives: dict[str, float]) -> None:
     from credhelper.chain import build_chain
     from credhelper.context import Context
     from credhelper.credentials import Credentials
+    from credhelper.settings import Settings
     from credhelper.store.backend import KeyringBackend as Backend
 
     ring = FileKeyring(autosave=False)
-    ctx = Context.from_env(backend=Backend(ring=ring))
+    ctx = Context(Settings.from_env(), backend=Backend(ring=ring))
     names = sorted(n for n, v in ctx.files.profiles.items() if v.get("role_arn"))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     for i, name in enumerate(names):
