@@ -10,8 +10,11 @@ botocore session handed out reads that snapshot instead of the files.
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +25,29 @@ import botocore.exceptions
 import botocore.session
 
 from credhelper.errors import CredhelperError
+
+log = logging.getLogger(__name__)
+
+#: The clients a snapshot keeps for reuse (each costs ~10-30 ms of CPU to create).
+CLIENTS_KEPT = 64
+#: A profile's settings that are the role's or the credentials', never the client's: profiles
+#: differing only by these share one client.
+_NOT_CLIENT_SETTINGS = frozenset(
+    {
+        "role_arn",
+        "role_session_name",
+        "external_id",
+        "duration_seconds",
+        "source_profile",
+        "credential_source",
+        "credential_process",
+        "mfa_serial",
+        "mfa_process",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+)
 
 
 class _SnapshotSession(botocore.session.Session):  # type: ignore[misc]
@@ -44,6 +70,18 @@ def paths(env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
         Path(os.path.expanduser(config)).absolute(),
         Path(os.path.expanduser(creds)).absolute(),
     )
+
+
+def _stamp(*files: str) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for name in files:
+        try:
+            st = os.stat(os.path.expanduser(name))
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
 
 
 def _with_keys(profiles: Mapping[str, Any]) -> frozenset[str]:
@@ -69,6 +107,10 @@ class AwsFiles:
     config_parsed: Mapping[str, Any] = field(default_factory=dict, repr=False)
     credentials_parsed: Mapping[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: Reusable clients: (service, client settings, credentials digest, ...) -> client.
+    _clients: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False, compare=False)
+    #: Each file's (inode, size, mtime, ctime) when parsed: what :meth:`unchanged` compares.
+    stamp: tuple[Any, ...] = field(default=(), compare=False)
 
     @classmethod
     def load(cls) -> AwsFiles:
@@ -76,6 +118,8 @@ class AwsFiles:
         session = _SnapshotSession()
         config_file = str(session.get_config_variable("config_file"))
         creds_file = str(session.get_config_variable("credentials_file"))
+        stamp = _stamp(config_file, creds_file)  # before reading: an edit meanwhile shows
+        log.debug("parsing the AWS files")
         try:
             try:
                 config: dict[str, Any] = botocore.configloader.load_config(config_file)
@@ -107,6 +151,14 @@ class AwsFiles:
             keys_in_config_file=in_config,
             config_parsed=config,
             credentials_parsed=creds,
+            stamp=stamp,
+        )
+
+    def unchanged(self) -> bool:
+        """Whether both files are as they were when parsed (two stat calls, no reading)."""
+        return (
+            bool(self.stamp)
+            and _stamp(str(self.config_file), str(self.credentials_file)) == self.stamp
         )
 
     def values(self, profile: str) -> Mapping[str, Any]:
@@ -114,24 +166,63 @@ class AwsFiles:
 
     def client(self, service: str, profile: str | None, **kwargs: Any) -> Any:
         """A client configured by ``profile``'s settings (region, endpoint_url, ca_bundle, ...)
-        as the AWS CLI would, or by the defaults for a profile not in the files."""
+        as the AWS CLI would, or by the defaults for a profile not in the files.
+
+        Kept and handed out again for the same service, client settings of the profile, same
+        credentials and the same other arguments (``config`` compared by its values): botocore
+        clients are safe to share between threads, and this snapshot's files never change.
+        """
+        key = self._client_key(service, profile, kwargs)
         with self._lock:  # the session's profile is one setting: one client at a time
-            self.session.set_config_variable(
-                "profile", profile if profile in self.profiles else None
-            )
-            region = kwargs.pop("fallback_region", None)
-            return self.session.create_client(
-                service,
-                region_name=self.session.get_config_variable("region") or region,
-                **kwargs,
-            )
+            cached = self._clients.get(key)
+            if cached is not None:
+                self._clients.move_to_end(key)
+                return cached
+            client = self._create_client(service, profile, kwargs)
+            self._clients[key] = client
+            while len(self._clients) > CLIENTS_KEPT:
+                self._clients.popitem(last=False)
+            return client
+
+    def _client_key(self, service: str, profile: str | None, kwargs: Mapping[str, Any]) -> str:
+        known = profile if profile in self.profiles else None
+        settings = (
+            {k: v for k, v in self.values(known).items() if k not in _NOT_CLIENT_SETTINGS}
+            if known is not None
+            else None
+        )
+        parts = []
+        for name, value in sorted(kwargs.items()):
+            if name == "config" and value is not None:  # a botocore Config: by its values
+                value = sorted((o, repr(getattr(value, o))) for o in value.OPTION_DEFAULTS)
+            parts.append((name, value))
+        material = repr((service, known is None, sorted((settings or {}).items()), parts))
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def _create_client(self, service: str, profile: str | None, kwargs: dict[str, Any]) -> Any:
+        """(Under the lock.)"""
+        kwargs = dict(kwargs)
+        self.session.set_config_variable("profile", profile if profile in self.profiles else None)
+        region = kwargs.pop("fallback_region", None)
+        log.debug("creating a %s client", service)
+        return self.session.create_client(
+            service,
+            region_name=self.session.get_config_variable("region") or region,
+            **kwargs,
+        )
 
     def credential_resolver(self, profile: str | None) -> Any:
         """botocore's own provider chain for ``profile`` (keys, SSO, credential_process...),
-        its file providers reading this snapshot rather than the files."""
-        with self._lock:
-            self.session.set_config_variable("profile", profile)
-            resolver = botocore.credentials.create_credential_resolver(self.session)
+        its file providers reading this snapshot rather than the files.
+
+        Over a botocore session of its own (the snapshot and the loaded service models
+        shared): its providers create clients later, from the session's profile, which
+        another thread's call must not change meanwhile."""
+        session = _SnapshotSession()
+        session.snapshot = self.session.snapshot
+        session.register_component("data_loader", self.session.get_component("data_loader"))
+        session.set_config_variable("profile", profile)
+        resolver = botocore.credentials.create_credential_resolver(session)
         name = profile or "default"
         for i, provider in enumerate(resolver.providers):
             if provider.METHOD == botocore.credentials.SharedCredentialProvider.METHOD:

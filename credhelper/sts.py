@@ -44,22 +44,39 @@ _HINTS = {
 }
 
 
+#: Connections a shared client keeps open to STS.
+MAX_POOL = 32
+
+
+def timeouts(left: float) -> tuple[int, float]:
+    """(attempts, seconds per attempt) for a call with ``left`` seconds of its deadline, so
+    that all attempts together end within it. Per attempt rounded down to a whole second
+    (under 10 s) or to 5 s, so that calls made at slightly different moments of their
+    deadlines share a client, never waiting longer than they may."""
+    attempts = 3 if left >= 15 else 2 if left >= 6 else 1
+    per_try = left * 0.9 / attempts
+    per_try = float(int(per_try)) if per_try < 10 else float(int(per_try // 5) * 5)
+    return attempts, max(1.0, per_try)
+
+
 def client(
     profile: str | None, source: Credentials, files: AwsFiles, fallback_region: str | None
 ) -> Any:
     """An STS client configured by ``profile``'s settings (the defaults for a profile that is
-    not in the files, e.g. one whose keys live only in the keyring), signing with ``source``."""
+    not in the files, e.g. one whose keys live only in the keyring), signing with ``source``.
+
+    Reused from the snapshot's clients when one has the same settings, credentials and
+    timeouts: the timeouts come in a few classes (:func:`timeouts`) so that it often does."""
     import botocore.config
-    # Timeouts and retries from what is left of the call's deadline, so that all attempts
-    # together end within it.
-    left = deadline.remaining()
-    attempts = 3 if left >= 15 else 2 if left >= 6 else 1
-    per_try = max(1.0, left * 0.9 / attempts)
+
+    attempts, per_try = timeouts(deadline.remaining())
     config = botocore.config.Config(
         connect_timeout=min(5.0, per_try),
         read_timeout=per_try,
         retries={"mode": "standard", "total_max_attempts": attempts},
         user_agent_extra="credhelper",
+        # A client is shared by the concurrent fetches of profiles with the same settings.
+        max_pool_connections=MAX_POOL,
     )
     return files.client(
         "sts",
