@@ -8,6 +8,8 @@ it is blocking (botocore, keyring): callers run it on a thread of its own.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Callable
 
 from credhelper.credentials import Credentials
@@ -15,8 +17,11 @@ from credhelper.daemon.scheduler import Fetched, PromptNeeded
 from credhelper.prompt import CodeRequest
 
 if TYPE_CHECKING:
+    from credhelper.awsfiles import AwsFiles
     from credhelper.chain import BuiltChain
     from credhelper.context import Context
+
+log = logging.getLogger(__name__)
 
 
 def no_prompt(request: CodeRequest) -> str:
@@ -32,14 +37,38 @@ class Fetching:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._files: AwsFiles | None = None
+        self._lock = threading.Lock()
+        #: How many times the AWS files were parsed (the log says so each time).
+        self.parses = 0
+
+    def files(self) -> AwsFiles:
+        """The snapshot of the AWS files as they are now: the one held while the files have
+        not changed, else a new one (CredhelperError if they cannot be parsed right now; the
+        one held is kept). Shared read-only by the threads; one parse however many ask."""
+        files = self._files
+        if files is not None and files.unchanged():
+            return files
+        from credhelper.awsfiles import AwsFiles
+
+        with self._lock:
+            files = self._files
+            if files is None or not files.unchanged():
+                files = AwsFiles.load()
+                self._files = files
+                self.parses += 1
+                log.info(
+                    "read the AWS files (%d profiles; parse %d)", len(files.profiles), self.parses
+                )
+            return files
 
     def _chain(self, profile: str, min_ttl: float | None = None) -> BuiltChain:
         import dataclasses
 
         from credhelper.chain import build_chain
 
-        fresh = dataclasses.replace(self.ctx, _files=None)  # the files as they are now
-        return build_chain(profile, fresh, ask_code=no_prompt, min_ttl=min_ttl)
+        current = dataclasses.replace(self.ctx, _files=self.files())
+        return build_chain(profile, current, ask_code=no_prompt, min_ttl=min_ttl)
 
     def fetch(
         self,
@@ -67,10 +96,9 @@ class Fetching:
 
     def check_config(self) -> None:
         """CredhelperError when the AWS files cannot be read as a whole right now (a
-        half-saved file, say): a config edit is then not acted on."""
-        from credhelper.awsfiles import AwsFiles
-
-        AwsFiles.load()
+        half-saved file, say): a config edit is then not acted on. Takes the new snapshot
+        that the keys are then computed from."""
+        self.files()
 
     def key_of(self, profile: str) -> str:
         """The cache key ``profile`` resolves to now; CredhelperError if it no longer does."""
