@@ -106,7 +106,8 @@ class AwsFiles:
     #: Each file as parsed, for botocore's file providers (which would parse them again).
     config_parsed: Mapping[str, Any] = field(default_factory=dict, repr=False)
     credentials_parsed: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: Held while the session's profile is selected and used (reentrant: see _ProfileView).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     #: Reusable clients: (service, client settings, credentials digest, ...) -> client.
     _clients: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False, compare=False)
     #: Each file's (inode, size, mtime, ctime) when parsed: what :meth:`unchanged` compares.
@@ -215,14 +216,10 @@ class AwsFiles:
         """botocore's own provider chain for ``profile`` (keys, SSO, credential_process...),
         its file providers reading this snapshot rather than the files.
 
-        Over a botocore session of its own (the snapshot and the loaded service models
-        shared): its providers create clients later, from the session's profile, which
-        another thread's call must not change meanwhile."""
-        session = _SnapshotSession()
-        session.snapshot = self.session.snapshot
-        session.register_component("data_loader", self.session.get_component("data_loader"))
-        session.set_config_variable("profile", profile)
-        resolver = botocore.credentials.create_credential_resolver(session)
+        Over a view of the one session with ``profile`` selected (:class:`_ProfileView`):
+        the providers read the session's profile when they are built and again when they
+        create clients later, meanwhile other threads select theirs."""
+        resolver = botocore.credentials.create_credential_resolver(_ProfileView(self, profile))
         name = profile or "default"
         for i, provider in enumerate(resolver.providers):
             if provider.METHOD == botocore.credentials.SharedCredentialProvider.METHOD:
@@ -234,3 +231,44 @@ class AwsFiles:
                     str(self.config_file), name, config_parser=lambda _: self.config_parsed
                 )
         return resolver
+
+
+class _ProfileView:
+    """The snapshot's one botocore session as botocore's credential providers see it, with one
+    profile selected: each call that depends on the selected profile selects it under the
+    snapshot's lock. Neither a new session (one per snapshot, a parse each) nor the shared
+    session's profile left set, which a provider creating its client later would read as
+    whatever another thread selected last. botocore.credentials uses exactly the methods
+    defined here; anything else is the session's own."""
+
+    def __init__(self, files: AwsFiles, profile: str | None) -> None:
+        self._files = files
+        self._profile = profile
+
+    def _selected(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        session = self._files.session
+        with self._files._lock:
+            session.set_config_variable("profile", self._profile)
+            return getattr(session, method)(*args, **kwargs)
+
+    def get_config_variable(self, *args: Any, **kwargs: Any) -> Any:
+        return self._selected("get_config_variable", *args, **kwargs)
+
+    def instance_variables(self) -> Any:
+        return self._selected("instance_variables")
+
+    def get_scoped_config(self) -> Any:
+        return self._selected("get_scoped_config")
+
+    def create_client(self, *args: Any, **kwargs: Any) -> Any:
+        return self._selected("create_client", *args, **kwargs)
+
+    @property
+    def full_config(self) -> Any:
+        return self._files.session.full_config
+
+    def user_agent(self) -> Any:
+        return self._files.session.user_agent()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._files.session, name)

@@ -108,12 +108,17 @@ def test_clients_made_from_many_threads_at_once_are_one(files):
     assert len({id(c) for c in made}) == 1
 
 
-def test_a_credential_resolver_leaves_the_shared_session_alone(files):
+def test_a_credential_resolver_keeps_its_profile_whatever_other_threads_select(files):
+    from credhelper.awsfiles import _ProfileView
+
     aws = AwsFiles.load()
-    client = aws.client("sts", "other", fallback_region="us-east-1")
-    aws.credential_resolver("src")
-    assert aws.session.get_config_variable("profile") == "other"
-    assert client.meta.region_name == "us-west-2"
+    assert aws.credential_resolver("other").providers
+    view = _ProfileView(aws, "other")
+    src = aws.client("sts", "src", fallback_region="us-east-1")  # selects another profile
+    assert src.meta.region_name == "eu-west-1"
+    # What a provider does later (SSO, a role inside botocore): the view's profile still.
+    assert view.get_config_variable("region") == "us-west-2"
+    assert view.create_client("sts").meta.region_name == "us-west-2"
 
 
 @pytest.mark.parametrize("left", [0.5, 1.0, 2.5, 5.9, 6.0, 9.3, 14.9, 15.0, 29.7, 60.0, 300.0])
