@@ -83,6 +83,12 @@ class Fetch:
 
 #: However a session's times look, never renew more often than this.
 MIN_RENEW_GAP = 5.0
+#: Renewals started per second at most, all sessions together: sessions fetched together
+#: (many profiles warmed at once) come due together, and STS must not see them as a burst.
+RENEW_RATE = 2.0
+#: ... unless a renewal waiting its turn would leave its session with less than the hand-out
+#: floor plus this: then it goes at once.
+RENEW_URGENT = 60.0
 
 
 def renew_threshold(lifetime: float, min_ttl: float) -> float:
@@ -156,8 +162,12 @@ class Scheduler:
         fetch_timeout: float = deadline.DEFAULT_TIMEOUT,
         clock: Clock | None = None,
         rand: random.Random | None = None,
+        renew_rate: float = RENEW_RATE,
     ) -> None:
         self._fetch = fetch
+        self.renew_rate = renew_rate
+        #: The earliest moment the next renewal may start (the pacing of renew_rate).
+        self._next_renewal = 0.0
         self.clock = clock or Clock()
         self._rand = rand or _random
         self.closed = False
@@ -341,7 +351,27 @@ class Scheduler:
                 )
                 self.drop(session.profile)
                 return
+            turn = self._renewal_turn(session)
+            if turn > now:
+                session.wake.clear()
+                await self.clock.wait(session.wake, turn - now)
+                if session.wake.is_set():
+                    continue  # a caller fetched it, or its profile changed: look again
             await self._renew(session)
+
+    def _renewal_turn(self, session: Session) -> float:
+        """When this due renewal may start: renewals go one after another, ``renew_rate`` a
+        second at most, except one that cannot wait (its session near the hand-out floor)."""
+        now = self.clock.time()
+        turn = max(now, self._next_renewal)
+        creds = session.creds
+        if turn > now and creds is not None and creds.expiration is not None:
+            life = creds.lifetime() or creds.seconds_left(self.clock.now())
+            floor = min(self.min_ttl, life / 2)
+            if creds.expiration.timestamp() - turn < floor + min(RENEW_URGENT, life / 8):
+                return now
+        self._next_renewal = turn + 1.0 / self.renew_rate
+        return turn
 
     async def _renew(self, session: Session) -> None:
         creds = session.creds

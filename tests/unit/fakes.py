@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from credhelper.credentials import Credentials
-from credhelper.daemon.scheduler import Fetched, Scheduler
+from credhelper.daemon.scheduler import RENEW_RATE, Fetched, Scheduler
 from credhelper.errors import CredhelperError
 
 from .vclock import VirtualClock
@@ -82,11 +82,19 @@ def make(
     idle: float = 24 * HOUR,
     min_ttl: float = 960.0,
     on_change: Callable[[], None] = lambda: None,
+    renew_rate: float = RENEW_RATE,
 ) -> tuple[VirtualClock, FakeSts, Scheduler]:
     """A real scheduler on a virtual clock (starting now), fetching from a FakeSts."""
     clock = VirtualClock(time.time())
     sts = FakeSts(clock, life)
     s = Scheduler(
-        sts, min_ttl, idle, on_change, fetch_timeout=5.0, clock=clock, rand=random.Random(7)
+        sts,
+        min_ttl,
+        idle,
+        on_change,
+        fetch_timeout=5.0,
+        clock=clock,
+        rand=random.Random(7),
+        renew_rate=renew_rate,
     )
     return clock, sts, s

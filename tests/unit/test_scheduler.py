@@ -49,6 +49,37 @@ def test_an_hours_session_is_renewed_25_minutes_before_its_end_and_not_before():
     run(main())
 
 
+def test_renewals_of_sessions_fetched_together_go_one_after_another_at_the_rate():
+    """Many profiles warmed at once come due within a minute of each other: STS sees their
+    renewals one every 1/rate seconds, not as a burst."""
+
+    async def main():
+        clock, sts, s = make(renew_rate=0.5)
+        await asyncio.gather(*(s.get(f"p{i}") for i in range(6)))
+        await clock.advance(HOUR - 1500 - 61)  # before the earliest jittered moment
+        assert len(sts.calls) == 6
+        await clock.advance(61 + 20)
+        renewals = sts.calls[6:]
+        assert len(renewals) == 6
+        assert all(b - a >= 2.0 - 1e-6 for a, b in zip(renewals, renewals[1:]))
+        assert all(s.sessions[f"p{i}"].creds.usable(960, clock.now()) for i in range(6))
+        await s.close()
+
+    run(main())
+
+
+def test_a_renewal_that_cannot_wait_its_turn_goes_at_once():
+    async def main():
+        clock, sts, s = make(renew_rate=1 / 600)  # a turn every 10 min
+        await asyncio.gather(*(s.get(f"p{i}") for i in range(3)))
+        await clock.advance(HOUR - 1500 + 1)
+        # Waiting 10 min would leave 900 s, under the 960 s floor: none waits.
+        assert len(sts.calls) == 6
+        await s.close()
+
+    run(main())
+
+
 def test_a_short_session_is_renewed_again_and_again_with_nobody_calling():
     """What tests/e2e/test_daemon.py once watched over several real renewals (30 s sessions),
     here over many, exactly; the e2e test now watches one."""
