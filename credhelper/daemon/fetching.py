@@ -42,18 +42,19 @@ class Fetching:
         #: How many times the AWS files were parsed (the log says so each time).
         self.parses = 0
 
-    def files(self) -> AwsFiles:
+    def files(self, reparse: bool = False) -> AwsFiles:
         """The snapshot of the AWS files as they are now: the one held while the files have
-        not changed, else a new one (CredhelperError if they cannot be parsed right now; the
-        one held is kept). Shared read-only by the threads; one parse however many ask."""
+        not changed, else (or if ``reparse``) a new one (CredhelperError if they cannot be
+        parsed right now; the one held is kept). Shared read-only by the threads; one parse
+        however many ask."""
         files = self._files
-        if files is not None and files.unchanged():
+        if not reparse and files is not None and files.unchanged():
             return files
         from credhelper.awsfiles import AwsFiles
 
         with self._lock:
             files = self._files
-            if files is None or not files.unchanged():
+            if reparse or files is None or not files.unchanged():
                 files = AwsFiles.load()
                 self._files = files
                 self.parses += 1
@@ -97,8 +98,9 @@ class Fetching:
     def check_config(self) -> None:
         """CredhelperError when the AWS files cannot be read as a whole right now (a
         half-saved file, say): a config edit is then not acted on. Takes the new snapshot
-        that the keys are then computed from."""
-        self.files()
+        that the keys are then computed from: parsed again whatever the files' stat says (an
+        edit within the file system's time resolution, of the same size, would not show)."""
+        self.files(reparse=True)
 
     def key_of(self, profile: str) -> str:
         """The cache key ``profile`` resolves to now; CredhelperError if it no longer does."""

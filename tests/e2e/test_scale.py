@@ -73,6 +73,8 @@ def test_an_edit_with_200_profiles_held_is_one_parse_and_one_fetch(
         30,
         what="the edited profile's new session",
     )
-    assert parses(daemons.text()) == 2  # the edit: one more parse, for all 200 profiles
+    # The edit: one more parse for all 200 profiles (one per report of the watcher, and at
+    # most one more by a fetch that saw the files change first), not one per profile.
+    assert 2 <= parses(daemons.text()) <= 3
     assert proxy.count("AssumeRole") == 1
     assert get(7)["credentials"]["AccessKeyId"] != replies[7]["credentials"]["AccessKeyId"]
