@@ -1,10 +1,10 @@
 """``credhelper status`` over 5,000 profiles held by a real daemon, through the real CLI.
 
 The sessions are put in the keyring beforehand with the daemon's index listing them, and the
-daemon reloads them at start, as after a restart (see harness/many_profiles.py for the two
-stand-ins that make this take seconds instead of minutes). Three profiles have a session with
-10 minutes left whose source keys STS refuses: the daemon tries to renew them at once and
-fails, so they show an error and expire soon; no other profile sees STS.
+daemon reloads them at start, as after a restart (see harness/many_profiles.py for the
+keyring stand-in that makes this take seconds instead of minutes). Three profiles have a
+session with 10 minutes left whose source keys STS refuses: the daemon tries to renew them at
+once and fails, so they show an error and expire soon; no other profile sees STS.
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ def many(seed_env: AwsEnv, daemon: Daemons, tmp_path: Path) -> dict[str, str]:
             k: env[k]
             for k in ("PYTHON_KEYRING_BACKEND", "PYTHONPATH", FILE_VAR, "CREDHELPER_MIN_TTL")
         },
-        argv=[sys.executable, "-m", "harness.many_profiles", "daemon"],
     )
     daemon.started.append(proc)
 

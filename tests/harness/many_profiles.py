@@ -3,19 +3,16 @@
 Why: ``credhelper status`` must work with 5,000 profiles, and warming them through STS would
 take minutes. So sessions are put in the keyring ahead of time, with the daemon's index
 listing their profiles, and a real ``credhelper daemon`` reloads them at start, as after a
-restart. Two stand-ins, each for speed alone:
+restart. One stand-in, for speed alone:
 
 * :class:`FileKeyring`, a keyring backend over one JSON file, selected in the child processes
   with ``PYTHON_KEYRING_BACKEND`` (as ``limited_keyring`` is). gnome-keyring takes 20 to 30 ms
   per item over D-Bus: 5,000 sessions would take minutes to write and again to read.
-* The daemon's process parses the AWS files once per change of the files rather than once per
-  profile (:func:`parse_once`): the reload resolves each profile afresh, and a config of
-  5,000 profiles takes about 0.1 s to parse, 5,000 times over. Nothing else is changed.
 
 Run as ``python -m harness.many_profiles seed LIFE [PROFILE=LIFE ...]`` (sessions for every
-role profile of the config, LIFE seconds long and left, some profiles less left), or
-``python -m harness.many_profiles daemon`` (``credhelper daemon`` with parse_once), with
-PYTHONPATH naming the tests folder and :data:`FILE_VAR` the keyring file.
+role profile of the config, LIFE seconds long and left, some profiles less left), with
+PYTHONPATH naming the tests folder and :data:`FILE_VAR` the keyring file; then a plain
+``credhelper daemon`` with the same variables reloads them (it parses the AWS files once).
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ import os
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from keyring.backend import KeyringBackend
 
@@ -76,35 +72,6 @@ class FileKeyring(KeyringBackend):
                 self.save()
 
 
-def parse_once() -> None:
-    """Make ``AwsFiles.load`` hand back the last snapshot while neither file has changed."""
-    from credhelper.awsfiles import AwsFiles, paths
-
-    load = AwsFiles.load
-    last: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def stamp() -> tuple[Any, ...]:
-        out: list[Any] = []
-        for path in paths():
-            try:
-                st = path.stat()
-                out.append((st.st_ino, st.st_size, st.st_mtime_ns))
-            except FileNotFoundError:
-                out.append(None)
-        return tuple(out)
-
-    def cached(cls: type[AwsFiles]) -> AwsFiles:
-        with lock:
-            now = stamp()
-            if last.get("stamp") != now:
-                last["files"], last["stamp"] = load(), now
-            files: AwsFiles = last["files"]
-            return files
-
-    AwsFiles.load = classmethod(cached)  # type: ignore[method-assign, assignment]
-
-
 def seed(life: float, lives: dict[str, float]) -> None:
     """Sessions in the keyring for every role profile of the config, and the daemon's index
     listing them: written by credhelper's own stores, under the cache keys its own chains
@@ -140,11 +107,6 @@ def main(argv: list[str]) -> int:
         lives = {k: float(v) for k, v in (a.split("=", 1) for a in argv[2:])}
         seed(float(argv[1]), lives)
         return 0
-    if argv[0] == "daemon":
-        parse_once()
-        from credhelper.cli import main as credhelper
-
-        return credhelper(["daemon"])
     raise SystemExit(f"unknown command {argv[0]!r}")
 
 
