@@ -244,3 +244,39 @@ def test_terminal_prompt_under_the_aws_cli(mfa_env, proxy):
     assert rc == 0, transcript
     assert "MFA code" not in transcript
     assert proxy.count("GetSessionToken") == 1
+
+
+def test_mfa_process_stderr_shows_on_the_terminal_while_the_code_is_awaited(
+    mfa_env, proxy, tmp_path
+):
+    """A ``ykman`` that says "Touch your YubiKey" on stderr and waits for the touch (a line
+    typed on the terminal) before it gives the code: under the AWS CLI, which captures
+    credhelper's stderr, the line must reach the terminal, or the touch never comes."""
+    from harness.tty import run_with_tty
+
+    ykman = tmp_path / "ykman"
+    ykman.write_text(
+        "#!/bin/sh\necho 'Touch your YubiKey...' >&2\nread touched < /dev/tty\necho 123456\n"
+    )
+    ykman.chmod(0o755)
+    text = mfa_env.config_file.read_text()
+    mfa_env.write_config(
+        "\n".join(
+            f"mfa_process = {ykman} oath accounts code -s user1"
+            if line.startswith("mfa_process")
+            else line
+            for line in text.splitlines()
+        )
+        + "\n"
+    )
+    wired = mfa_env.run(["credhelper", "wire", "mfa-role", "--as", "mfa-cli"])
+    assert wired.returncode == 0, wired.stderr
+    aws = [str(Path(mfa_env.env["PATH"].split(os.pathsep)[0]) / "aws")]
+    argv = [*aws, "sts", "get-caller-identity", "--profile", "mfa-cli", "--output", "text"]
+    rc, transcript = run_with_tty(
+        argv, mfa_env.env, answers=[(r"Touch your YubiKey", "")], timeout=60
+    )
+    assert rc == 0, transcript
+    assert "assumed-role/s3fullaccess-user1/mfa-a" in transcript
+    gst = next(c for c in proxy.calls if c.action == "GetSessionToken")
+    assert gst.params.get("TokenCode") == "123456"
