@@ -5,7 +5,10 @@ unknown version, a missing piece) is treated as absent, logged, and replaced on 
 Values longer than the backend allows (Windows Credential Manager: ~1280 characters) are
 split across entries and joined on read. A value is rewritten only when it changed (macOS
 drops "Always Allow" on every write). When the backend fails, the entries say so once and
-hold nothing from then on: a secret never falls back to a plain file.
+hold nothing while it does: a secret never falls back to a plain file. A failed backend is
+tried again with backoff (the first call after 1 s, then 2 s, 4 s ... at most a minute apart);
+when a call goes through again, ``recoveries`` counts it, so that the daemon writes through
+what it held in memory meanwhile.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+import time
+from typing import Any, Callable
 
 from credhelper.store.backend import Backend, BackendError, NullBackend, describe
 
@@ -22,46 +26,96 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: The most pieces one value is split into (and the most a head is believed to name).
 MAX_PIECES = 64
+#: Seconds before a failed backend is tried again: doubled after each failed try, up to the most.
+RETRY_FIRST = 1.0
+RETRY_MOST = 60.0
 
 
 class Entries:
     """Documents by name. A backend failure is decided here, once for all the stores built
-    over these entries: the backend is swapped for a :class:`NullBackend` and ``problem``
-    says why."""
+    over these entries: until the next try is due (backoff), calls go to a
+    :class:`NullBackend`, and ``problem`` says why. ``monotonic``: the clock of the backoff
+    (injectable, for virtual time)."""
 
-    def __init__(self, service: str, backend: Backend) -> None:
+    def __init__(
+        self,
+        service: str,
+        backend: Backend,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.service = service
         self._backend: Backend = backend
         self._original = backend
+        self._monotonic = monotonic
         #: Why the backend is not usable (None while it is).
         self.problem: str | None = None
+        #: How many times a failed backend has worked again.
+        self.recoveries = 0
+        self._delay = RETRY_FIRST
+        self._retry_at = 0.0
+        self._warned = False
 
     @property
     def usable(self) -> bool:
         return self.problem is None
 
+    def retry_in(self) -> float | None:
+        """Seconds until a failed backend is tried again (0: at the next call); None while
+        it works."""
+        if self.problem is None:
+            return None
+        return max(0.0, self._retry_at - self._monotonic())
+
     def _failed(self, exc: BackendError, warn: bool = True) -> None:
+        retrying = self.problem is not None
         self._backend = NullBackend()
         self.problem = describe(exc.__cause__ or exc)
-        if warn:
+        self._retry_at = self._monotonic() + self._delay
+        self._delay = min(self._delay * 2, RETRY_MOST) if retrying else RETRY_FIRST * 2
+        if retrying:
+            log.debug("the OS keyring is still not usable (%s)", self.problem)
+        elif warn and not self._warned:
+            self._warned = True
             log.warning(
                 "warning: the OS keyring is not usable (%s); nothing is cached or stored. "
                 "Unlock or install a keyring (gnome-keyring, KWallet, ...) to cache sessions",
                 self.problem,
             )
 
+    def _begin(self, force: bool = False) -> None:
+        """Before a call: the real backend while it works, or when a try is due."""
+        if self.problem is not None and (force or self._monotonic() >= self._retry_at):
+            self._backend = self._original
+
+    def _done(self) -> None:
+        """After a call that went through: a failed backend that was tried works again."""
+        if self.problem is not None and self._backend is self._original:
+            log.info("the OS keyring works again (it failed with %s)", self.problem)
+            self.problem = None
+            self._delay = RETRY_FIRST
+            self.recoveries += 1
+
     def backend_name(self) -> str | None:
         """What keyring is (or was, before it failed) underneath, for people."""
         return self._original.name()
 
     def probe(self) -> str | None:
-        """Try the backend once, without the warning (callers say it their own way); returns
-        why it is not usable, or None."""
+        """Try the backend once now, without the warning (callers say it their own way);
+        returns why it is not usable, or None."""
         try:
+            self._begin(force=True)
             self._get("keys:index")
+            self._done()
         except BackendError as exc:
             self._failed(exc, warn=False)
         return self.problem
+
+    def retry(self) -> bool:
+        """Try a failed backend if its try is due (the daemon's, while it has nothing else to
+        ask the keyring); whether the backend works."""
+        if self.problem is not None and self._monotonic() >= self._retry_at:
+            self.probe()
+        return self.usable
 
     # --- raw access --------------------------------------------------------------------
 
@@ -81,13 +135,16 @@ class Entries:
     def read(self, name: str) -> dict[str, Any] | None:
         """The document stored as ``name``, or None (absent, unreadable, or no keyring)."""
         try:
+            self._begin()
             text = self._get(name)
+            if text is not None:
+                doc = parse(text)
+                if doc is not None and "pieces" in doc:
+                    text = self._join(name, doc)
+                    doc = parse(text) if text is not None else None
+            self._done()
             if text is None:
                 return None
-            doc = parse(text)
-            if doc is not None and "pieces" in doc:
-                text = self._join(name, doc)
-                doc = parse(text) if text is not None else None
         except BackendError as exc:
             self._failed(exc)
             return None
@@ -119,6 +176,7 @@ class Entries:
         """Store ``doc`` (format added); False when no keyring could take it."""
         text = json.dumps({"format": FORMAT, **doc}, separators=(",", ":"), sort_keys=True)
         try:
+            self._begin()
             old = parse(self._get(name) or "")
             limit = self._backend.limit()
             new_pieces: list[str] = []
@@ -143,6 +201,7 @@ class Entries:
             for piece in piece_names(name, old):
                 if piece not in new_pieces:
                     self._backend.delete(self.service, piece)
+            self._done()
         except BackendError as exc:
             self._failed(exc)
         return self.usable
@@ -150,10 +209,12 @@ class Entries:
     def delete(self, name: str) -> None:
         """Remove ``name`` and its pieces; one that is not there is no error."""
         try:
+            self._begin()
             old = parse(self._get(name) or "")
             self._backend.delete(self.service, name)
             for piece in piece_names(name, old):
                 self._backend.delete(self.service, piece)
+            self._done()
         except BackendError as exc:
             self._failed(exc)
 

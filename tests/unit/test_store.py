@@ -355,3 +355,87 @@ def test_settings_refuse_a_bad_keyring_value_limit(raw):
     assert "fix or unset CREDHELPER_KEYRING_MAX_VALUE" in (caught.value.hint or "")
     assert Settings.from_env({"CREDHELPER_KEYRING_MAX_VALUE": " 200 "}).keyring_max_value == 200
     assert Settings.from_env({}).keyring_max_value is None
+
+
+# --- a failed keyring is tried again, with backoff ----------------------------------------
+
+
+class FlakyBackend(CountingBackend):
+    """A keyring that fails while ``broken`` (a Secret Service stopped, then started)."""
+
+    broken = False
+
+    def get(self, service: str, name: str) -> str | None:
+        if self.broken:
+            self.calls.append(("get", name))
+            raise BackendError("the service is gone")
+        return super().get(service, name)
+
+    def set(self, service: str, name: str, value: str) -> None:
+        if self.broken:
+            self.calls.append(("set", name))
+            raise BackendError("the service is gone")
+        super().set(service, name, value)
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_failed_keyring_is_tried_again_with_backoff_and_warned_about_once(caplog):
+    clock = VirtualClock()
+    backend = FlakyBackend()
+    backend.broken = True
+    entries = entries_module.Entries("svc", backend, monotonic=clock)
+    tries = []
+    with caplog.at_level(logging.DEBUG, logger="credhelper.store.entries"):
+        for _ in range(200):  # 200 s of a call every second
+            before = len(backend.calls)
+            assert entries.read("x") is None
+            if len(backend.calls) > before:
+                tries.append(clock.now - 1000.0)
+            clock.now += 1.0
+    # Tried at once, then after 1, 2, 4, 8, 16, 32 s, then every minute.
+    assert tries == [0, 1, 3, 7, 15, 31, 63, 123, 183]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and WARNING in warnings[0].getMessage()
+    assert entries.retry_in() is not None and entries.recoveries == 0
+
+
+def test_a_keyring_that_works_again_is_used_again_and_counted():
+    clock = VirtualClock()
+    backend = FlakyBackend()
+    stores_entries = entries_module.Entries("svc", backend, monotonic=clock)
+    backend.broken = True
+    assert not stores_entries.write("a", {"v": 1})
+    assert not stores_entries.usable
+    backend.broken = False
+    assert not stores_entries.write("a", {"v": 1})  # not tried before its time
+    assert ("svc", "a") not in backend.items
+    assert not stores_entries.retry()  # nor by the daemon's retry
+    clock.now += 1.0
+    assert stores_entries.retry()
+    assert stores_entries.usable and stores_entries.recoveries == 1
+    assert stores_entries.retry_in() is None
+    assert stores_entries.write("a", {"v": 1})
+    assert stores_entries.read("a") == {"format": 1, "v": 1}
+    # A new failure starts the backoff over, at one second.
+    backend.broken = True
+    assert stores_entries.read("a") is None
+    assert stores_entries.retry_in() == 1.0
+
+
+def test_a_write_that_is_due_goes_through_and_recovers():
+    clock = VirtualClock()
+    backend = FlakyBackend()
+    entries = entries_module.Entries("svc", backend, monotonic=clock)
+    backend.broken = True
+    entries.delete("a")
+    backend.broken = False
+    clock.now += 1.0
+    assert entries.write("a", {"v": 2})
+    assert entries.recoveries == 1 and json.loads(backend.items[("svc", "a")])["v"] == 2
