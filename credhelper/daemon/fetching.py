@@ -122,6 +122,18 @@ class Fetching:
             keys_from=chain.keys_from(),
         )
 
+    def keep(self, profile: str, key: str, creds: Credentials) -> None:
+        """Put the session the daemon holds for ``profile`` in the keyring, unless the
+        keyring's is as new (a keyring that worked again: what it missed meanwhile)."""
+        sessions = self.ctx.stores.sessions
+        stored = sessions.get(key)
+        if stored is not None and (
+            stored == creds
+            or (stored.expiration and creds.expiration and stored.expiration >= creds.expiration)
+        ):
+            return
+        sessions.put(key, creds, profile)
+
     def forget(self, key: str) -> None:
         """Delete the cached session of cache key ``key`` (its profile changed or left)."""
         self.ctx.stores.sessions.delete(key)

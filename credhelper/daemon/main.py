@@ -76,7 +76,12 @@ class Daemon:
             clock=clock,
         )
         self.persistence = Persistence(
-            self.scheduler, ctx.stores.daemon_index, self.fetching.kept, settings.min_ttl, clock
+            self.scheduler,
+            ctx.stores.daemon_index,
+            self.fetching.kept,
+            settings.min_ttl,
+            clock,
+            keep=self.fetching.keep,
         )
         self.reconciler = Reconciler(self.scheduler, self.fetching)
         self.mfa_warnings = MfaWarnings(self.scheduler, settings.mfa_warn_before, clock)

@@ -17,6 +17,19 @@ class DaemonIndex:
         """Whether the keyring works (while it does not, the index is left as it is)."""
         return self.entries.usable
 
+    @property
+    def recoveries(self) -> int:
+        """How many times the keyring has worked again after failing."""
+        return self.entries.recoveries
+
+    def retry_in(self) -> float | None:
+        """Seconds until a failed keyring is tried again; None while it works."""
+        return self.entries.retry_in()
+
+    def retry(self) -> bool:
+        """Try a failed keyring if its try is due; whether it works."""
+        return self.entries.retry()
+
     def load(self) -> list[str]:
         return self.entries.read_names(NAME)
 

@@ -24,11 +24,18 @@ from .vclock import settle
 class FakeIndexStore:
     def __init__(self, index: list[str], write_delay: float = 0.0) -> None:
         self.usable = True
+        self.recoveries = 0
         self.index = index
         self.writes: list[list[str]] = []
         self.write_delay = write_delay
         self.overlapped = False
         self._writing = threading.Lock()
+
+    def retry_in(self) -> float | None:
+        return None if self.usable else 1.0
+
+    def retry(self) -> bool:
+        return self.usable
 
     def load(self) -> list[str]:
         return list(self.index)
@@ -159,6 +166,58 @@ def test_with_the_keyring_unavailable_the_index_is_not_written():
         await s.get("p")
         await settle()
         assert store.writes == [] and "p" in s.sessions
+        await stopped(task, s)
+
+    run(main())
+
+
+class RecoveringStore(FakeIndexStore):
+    """A keyring that fails until ``fixed``, then works at the first try that is due (every
+    ``backoff`` seconds of the daemon's clock)."""
+
+    def __init__(self, clock, backoff: float = 4.0) -> None:
+        super().__init__([])
+        self.usable = False
+        self.fixed = False
+        self.clock = clock
+        self.backoff = backoff
+        self.next_try = clock.time() + backoff
+        self.tries: list[float] = []
+
+    def retry_in(self) -> float | None:
+        return None if self.usable else max(0.0, self.next_try - self.clock.time())
+
+    def retry(self) -> bool:
+        if not self.usable and self.clock.time() >= self.next_try:
+            self.tries.append(self.clock.time())
+            self.next_try = self.clock.time() + self.backoff
+            if self.fixed:
+                self.usable = True
+                self.recoveries += 1
+        return self.usable
+
+
+def test_a_keyring_that_works_again_gets_the_held_sessions_and_the_index():
+    async def main():
+        clock, sts, s, _store, keyring, _p = world([])
+        store = RecoveringStore(clock)
+        kept: list[tuple[str, str]] = []
+        persistence = Persistence(
+            s, store, keyring.kept, s.min_ttl, clock, keep=lambda p, k, c: kept.append((p, k))
+        )
+        s._on_change = persistence.sessions_changed
+        task = asyncio.ensure_future(persistence.run())
+        await s.get("p")
+        await s.get("q")
+        await settle()
+        await clock.advance(10)  # tried at 4 s and 8 s, still failing: nothing written
+        assert len(store.tries) == 2 and store.writes == [] and kept == []
+        store.fixed = True
+        await clock.advance(4)  # the next try works: the sessions held, then the index
+        assert sorted(kept) == [("p", s.sessions["p"].key), ("q", s.sessions["q"].key)]
+        assert store.writes == [["p", "q"]]
+        await clock.advance(60)  # no more tries, no second write-through
+        assert len(store.tries) == 3 and len(kept) == 2
         await stopped(task, s)
 
     run(main())
