@@ -708,3 +708,68 @@ def test_kill_9_while_a_split_keyring_entry_is_rewritten_leaves_it_whole(
             keyring_state(env.keyring_service)
         except AssertionError as exc:
             raise AssertionError(f"after kill {attempt + 1}: {exc}") from None
+
+
+def session_profiles(env: AwsEnv) -> list[str]:
+    """The profiles the keyring holds a role session for."""
+    found = []
+    for name, raw in read_entries(env.keyring_service).items():
+        if name.startswith("session:") and "#" not in name:
+            doc = json.loads(raw)
+            if doc.get("kind") == "role":
+                found.append(doc.get("profile"))
+    return sorted(found)
+
+
+def test_a_keyring_that_comes_back_gets_the_daemons_sessions_and_a_restart_reloads_them(
+    chaos_env, secret_service, tmp_path
+):
+    """The Secret Service stops under a running daemon: calls are still served (from memory
+    and STS), the sessions fetched meanwhile are held only in memory. It starts again: the
+    daemon, trying the keyring with backoff, writes them and its index through, and a
+    restarted daemon reloads every one."""
+    env = chaos_env
+    first, later = PROFILES[:2], PROFILES[2:]
+    started: list[DaemonProc] = []
+    try:
+        started.append(start_daemon(env, tmp_path / "daemon-1.log"))
+        for caller in [spawn(env, p, "daemon") for p in first]:
+            code, out, err = finish(caller, NEXT_CALL_LIMIT)
+            assert code == 0, err
+        wait_until(lambda: index_profiles(env) == sorted(first), 10, what="the first index")
+        keyring_pid = secret_service.pid
+        assert keyring_pid is not None
+        os.kill(keyring_pid, signal.SIGTERM)
+        wait_until(lambda: not secret_service.alive(), 10, what="gnome-keyring to stop")
+        for caller in [spawn(env, p, "daemon") for p in (*later, *first)]:
+            code, out, err = finish(caller, NEXT_CALL_LIMIT, started[-1].log)
+            assert code == 0, err
+            check_document(out, caller.profile)
+        wait_until(
+            lambda: "the OS keyring is not usable" in started[-1].log(),
+            10,
+            what="the daemon to find the keyring gone",
+        )
+        secret_service.restart()
+        wait_until(
+            lambda: (
+                session_profiles(env) == sorted(PROFILES)
+                and index_profiles(env) == sorted(PROFILES)
+            ),
+            90,
+            what="the daemon's sessions and index in the keyring again",
+        )
+        assert "the keyring works again" in started[-1].log()
+        started[-1].kill()
+        started.append(start_daemon(env, tmp_path / "daemon-2.log"))
+
+        def held() -> bool:
+            rows = started[-1].status()["profiles"]
+            return sorted(r["profile"] for r in rows if r["source"] == "keyring") == sorted(
+                PROFILES
+            )
+
+        wait_until(held, 10, what="the restarted daemon to reload every profile")
+    finally:
+        for d in started:
+            d.kill()
