@@ -22,9 +22,13 @@ SETTINGS = Settings(keyring_service="svc")
 WARNING = "warning: the OS keyring is not usable ("
 
 
+#: One instant for every session a test builds: two calls must build equal sessions (reading
+#: the clock in each, two calls could fall either side of a second).
+_NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
 def session(key_id: str = "ASIAEXAMPLEEXAMPLE12") -> Credentials:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    return Credentials(key_id, "s" * 40, "t" * 900, now + timedelta(hours=1), now)
+    return Credentials(key_id, "s" * 40, "t" * 900, _NOW + timedelta(hours=1), _NOW)
 
 
 def names(backend: MemoryBackend) -> list[str]:
