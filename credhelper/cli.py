@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="credhelper",
         description="Assumed-role AWS credentials for every SDK, cached in the OS keyring.",
     )
-    parser.add_argument("--version", action="version", version=f"credhelper {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"credhelper {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="log every step to stderr, show tracebacks"
     )
@@ -81,12 +81,20 @@ def _parser() -> argparse.ArgumentParser:
         help="only profiles with an error, waiting for MFA, expiring soon or expired",
     )
     s.add_argument("--summary", action="store_true", help="the summary line, no table")
-    s.add_argument("--json", action="store_true", help="stable JSON output (see README)")
+    s.add_argument(
+        "--json",
+        action="store_true",
+        help='stable JSON output (see README); with no daemon running: "daemon": null, exit 3',
+    )
+    s.add_argument("--wide", action="store_true", help="every column: role ARN, source, keys from")
 
     v = sub.add_parser(
         "service",
         parents=[common],
         help="install the daemon as a user service (systemd, launchd, Task Scheduler)",
+        description="Install, uninstall or show the user service that runs 'credhelper daemon' "
+        "at login: a systemd user unit on Linux, a launchd agent on macOS, a Task Scheduler "
+        "task on Windows.",
     )
     v.add_argument("action", choices=["install", "uninstall", "status"])
 
@@ -121,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
         "remove",
         parents=[common],
         help="delete a profile's keys and sessions from the keyring",
+        description="Delete PROFILE's access keys from the OS keyring, with every cached "
+        "session made from them (and tell a running daemon to forget them). The AWS files are "
+        "not touched.",
     )
     r.add_argument("profile", metavar="PROFILE")
 
@@ -128,13 +139,22 @@ def _parser() -> argparse.ArgumentParser:
         "list",
         parents=[common],
         help="profiles, what the keyring holds for them, session expiries (never a secret)",
+        description="List every profile of the AWS files and of the keyring: whether it is a "
+        "role, where its keys come from, its cached session's expiry. No secret, no network "
+        "call, no prompt.",
     )
-    ls.add_argument("--json", action="store_true", help="JSON output")
+    ls.add_argument("--json", action="store_true", help="JSON output (see README)")
+    ls.add_argument(
+        "--wide", action="store_true", help="every column: role ARN, source profile, key id"
+    )
 
     c = sub.add_parser(
         "clear",
         parents=[common],
         help="drop cached sessions (of one profile, or all); stored keys stay",
+        description="Drop the cached sessions of PROFILE's chain (every hop, the MFA session "
+        "too), or of every profile without PROFILE, from the keyring and from a running "
+        "daemon. Stored keys stay; the next call fetches new sessions.",
     )
     c.add_argument("profile", metavar="PROFILE", nargs="?")
 
@@ -205,7 +225,11 @@ def _main(argv: list[str], asked: Asked | None = None) -> int:
     import logging
 
     log = logging.getLogger("credhelper")
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if not argv:  # as aws and argparse do: the usage on stderr, exit code 2
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     _setup_logging(args.debug, daemon=args.command == "daemon" and args.action == "run")
     from credhelper.errors import CredhelperError
 
