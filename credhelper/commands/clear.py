@@ -11,6 +11,15 @@ from credhelper.daemon import client as daemon
 from credhelper.present import forgotten_note, plural
 
 
+def dropped_line(dropped: int, profile: str | None) -> str:
+    """What ``clear`` did, in words right for every count, of one profile or of all:
+    ``cleared profile 'b': dropped 2 cached sessions from the keyring``."""
+    whose = f"profile '{profile}'" if profile is not None else "all profiles"
+    if not dropped:
+        return f"cleared {whose}: no cached sessions in the keyring"
+    return f"cleared {whose}: dropped {plural(dropped, 'cached session')} from the keyring"
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     profile: str | None = args.profile
     stores = ctx.stores
@@ -23,7 +32,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         names, sessions = cached_sessions.sessions_of(cached_sessions.all_profiles(ctx), ctx)
     forgotten = daemon.forget(None if profile is None else names)
-    whose = f"of profile '{profile}'" if profile else "of all profiles"
     if problem is not None:
         print(
             f"the OS keyring is not usable ({problem}): no cached sessions there"
@@ -31,8 +39,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
         return 0
     dropped = cached_sessions.drop(stores.sessions, sessions)
-    print(
-        f"dropped {plural(dropped, 'cached session')} {whose} from the keyring"
-        f"{forgotten_note(forgotten)}"
-    )
+    print(f"{dropped_line(dropped, profile)}{forgotten_note(forgotten)}")
     return 0

@@ -368,16 +368,25 @@ def test_clear_drops_every_hop_of_a_chain_then_everything_keys_stay(env, user, p
 
     one = credhelper(env, "clear", "b")
     assert one.returncode == 0, one.stderr
-    assert one.stdout == "dropped 2 cached sessions of profile 'b' from the keyring\n"
+    assert one.stdout == "cleared profile 'b': dropped 2 cached sessions from the keyring\n"
     assert len(session_entries(env)) == 1  # the other profile's session stays
+    again = credhelper(env, "clear", "b")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "cleared profile 'b': no cached sessions in the keyring\n"
 
     every = credhelper(env, "clear")
     assert every.returncode == 0, every.stderr
-    assert every.stdout == "dropped 1 cached session of all profiles from the keyring\n"
+    assert every.stdout == "cleared all profiles: dropped 1 cached session from the keyring\n"
     assert set(entries(env.keyring_service)) == {"keys:account1", "keys:index"}
+    none = credhelper(env, "clear")
+    assert none.returncode == 0, none.stderr
+    assert none.stdout == "cleared all profiles: no cached sessions in the keyring\n"
 
     process_json(env, "b")  # keys stayed: a new chain, from STS
     assert proxy.count("AssumeRole") == 5
+    many = credhelper(env, "clear")
+    assert many.returncode == 0, many.stderr
+    assert many.stdout == "cleared all profiles: dropped 2 cached sessions from the keyring\n"
     assert_secret_nowhere(env, user.secret_access_key, one.stdout, every.stdout)
 
 
@@ -483,7 +492,9 @@ def test_list_and_clear_see_the_mfa_session_in_a_chain(env, user, proxy, moto_st
     assert row["source"] == "keyring" and row["source_profile"] == "account1"
 
     result = credhelper(env, "clear", "mfa-role")
-    assert result.stdout == "dropped 2 cached sessions of profile 'mfa-role' from the keyring\n"
+    assert result.stdout == (
+        "cleared profile 'mfa-role': dropped 2 cached sessions from the keyring\n"
+    )
     assert session_entries(env) == {}
     assert "keys:account1" in entries(env.keyring_service)
     assert_secret_nowhere(env, user.secret_access_key, result.stdout, json.dumps(row))
@@ -512,7 +523,7 @@ def test_clear_and_remove_make_a_running_daemon_forget(env, user, proxy, daemon)
     cleared = credhelper(env, "clear", ROLE_PROFILE)
     assert cleared.returncode == 0, cleared.stderr
     assert cleared.stdout == (
-        f"dropped 1 cached session of profile '{ROLE_PROFILE}' from the keyring; "
+        f"cleared profile '{ROLE_PROFILE}': dropped 1 cached session from the keyring; "
         f"the daemon forgot '{ROLE_PROFILE}'\n"
     )
     assert daemon_profiles(daemon) == [] and session_entries(env) == {}
