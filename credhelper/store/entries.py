@@ -77,8 +77,11 @@ class Entries:
         elif warn and not self._warned:
             self._warned = True
             log.warning(
-                "warning: the OS keyring is not usable (%s); nothing is cached or stored. "
-                "Unlock or install a keyring (gnome-keyring, KWallet, ...) to cache sessions",
+                "warning: the OS keyring is not usable (%s); nothing is cached or stored (never in "
+                "a plain file instead). To cache sessions, install or unlock a keyring (GNOME "
+                "Keyring, KWallet, macOS Keychain, Windows Credential Manager); on a headless "
+                "Linux machine, run under 'dbus-run-session' after 'gnome-keyring-daemon "
+                "--unlock' reads the keyring's password on stdin (see README, Headless)",
                 self.problem,
             )
 

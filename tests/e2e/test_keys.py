@@ -718,6 +718,11 @@ def test_without_a_usable_keyring(env, user, proxy, broken):
     assert json.loads(served.stdout)["AccessKeyId"].startswith("ASIA")
     (warning,) = served.stderr.strip().splitlines()
     assert "keyring is not usable" in warning
+    # Whole (no word cut off at the end) and saying what to do, headless machines included.
+    assert "never in a plain file" in warning
+    assert "install or unlock a keyring" in warning
+    assert "'dbus-run-session'" in warning and "'gnome-keyring-daemon --unlock'" in warning
+    assert warning.endswith("(see README, Headless)"), warning
     assert entries(env.keyring_service) == {}
     session_secret = json.loads(served.stdout)["SecretAccessKey"]
     assert_secret_nowhere(env, session_secret, listed.stdout, json.dumps(doc))

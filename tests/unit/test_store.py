@@ -181,8 +181,11 @@ def test_a_failing_backend_makes_every_store_a_null_object_and_warns_once(caplog
     assert len(warnings) == 1, caplog.text
     assert warnings[0].startswith(
         "warning: the OS keyring is not usable (BackendError: the collection is locked); "
-        "nothing is cached or stored. Unlock or install a keyring"
+        "nothing is cached or stored (never in a plain file instead). To cache sessions, "
+        "install or unlock a keyring"
     )
+    assert "'dbus-run-session'" in warnings[0] and "--unlock" in warnings[0]
+    assert warnings[0].endswith("(see README, Headless)")
     assert stores.entries.probe() == stores.entries.problem
 
 
