@@ -97,27 +97,49 @@ def _left(seconds: int | None) -> str:
     return present.duration(seconds)
 
 
-def _table(rows: list[Row], keyring_line: str) -> str:
-    header = ("PROFILE", "ROLE", "SOURCE", "FROM", "KEYRING KEYS", "SESSION UNTIL (UTC)", "LEFT")
-    table = [header]
+def _table(rows: list[Row], keyring_line: str, wide: bool = False) -> str:
+    """One row per profile, within :data:`present.WIDTH` columns by default; ``wide`` adds the
+    role ARN, the profile the keys belong to and the keyring's key id."""
+    if wide:
+        header: tuple[str, ...] = (
+            "PROFILE",
+            "ROLE ARN",
+            "SOURCE",
+            "FROM",
+            "KEYRING KEYS",
+            "SESSION UNTIL",
+            "LEFT",
+        )
+    else:
+        header = ("PROFILE", "ROLE", "SOURCE", "SESSION UNTIL", "LEFT")
+    table: list[tuple[str, ...]] = [header]
     notes = []
     for r in rows:
-        until = (r.session_expiration or "-").replace("T", " ").rstrip("Z")
-        table.append(
-            (
+        source = (r.source or "error").replace("_", " ")
+        until = present.local_time(r.session_expiration)
+        if wide:
+            cells: tuple[str, ...] = (
                 r.profile,
-                "yes" if r.role else "-",
-                (r.source or "error").replace("_", " "),
+                r.role_arn or "-",
+                source,
                 r.source_profile or "-",
                 r.keyring_key_id or "-",
-                until,
-                _left(r.session_seconds_left),
             )
-        )
+        else:
+            cells = (
+                r.profile,
+                present.role_name(r.role_arn),
+                source
+                if r.source_profile in (None, r.profile)
+                else f"{source} of {r.source_profile}",
+            )
+        table.append((*cells, until, _left(r.session_seconds_left)))
         if r.error:
             notes.append(f"{r.profile}: {r.error}")
         if r.mfa_session_expiration:
-            notes.append(f"{r.profile}: MFA session until {r.mfa_session_expiration}")
+            notes.append(
+                f"{r.profile}: MFA session until {present.local_time(r.mfa_session_expiration)}"
+            )
     lines = present.table(table)
     if len(table) == 1:
         lines = ["no profiles in the AWS config or credentials file, and no keys in the keyring"]
@@ -149,5 +171,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         keyring_line = (
             f"keyring: not usable ({problem}); keys and sessions stored there cannot be shown"
         )
-    sys.stdout.write(_table(rows, keyring_line) + "\n")
+    sys.stdout.write(_table(rows, keyring_line, wide=bool(getattr(args, "wide", False))) + "\n")
     return 0

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
+from zoneinfo import ZoneInfo
 
 import keyring
 import keyring.errors
@@ -454,12 +456,35 @@ def test_list_shows_where_keys_come_from_and_session_expiries(env, user, proxy, 
     assert 15 * 60 < rows[ROLE_PROFILE]["session_seconds_left"] <= 3600
     assert [n for n, r in rows.items() if r["session_expiration"]] == [ROLE_PROFILE]
 
-    table = credhelper(env, "list")
+    # Times in the local zone, to the minute, named (UTC+9 all year: no daylight saving).
+    tokyo = {"TZ": "Asia/Tokyo"}
+    local = (
+        datetime.fromisoformat(doc["Expiration"].replace("Z", "+00:00"))
+        .astimezone(ZoneInfo("Asia/Tokyo"))
+        .strftime("%b %d %H:%M JST")
+    )
+    table = credhelper(env, "list", extra=tokyo)
     assert table.returncode == 0 and table.stderr == "", table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:3] == ["PROFILE", "ROLE", "SOURCE"]
+    assert lines[0].split() == [
+        "PROFILE", "ROLE", "SOURCE", "SESSION", "UNTIL", "LEFT"
+    ]  # fmt: skip
+    assert max(len(line) for line in lines[:-1]) <= 100, table.stdout
     role_line = next(line for line in lines if line.startswith(ROLE_PROFILE + " "))
-    assert "keyring" in role_line and doc["Expiration"][:10] in role_line
+    assert "keyring" in role_line and local in role_line, (role_line, local)
+    assert seed.role_arn.rsplit("/", 1)[1] in role_line and seed.role_arn not in role_line
+    assert "keyring of account1" in role_line
+    assert abbreviated(user.access_key_id) not in table.stdout  # the key id: --wide
+
+    wide = credhelper(env, "list", "--wide", extra=tokyo)
+    assert wide.returncode == 0 and wide.stderr == "", wide.stderr
+    wide_lines = wide.stdout.splitlines()
+    assert wide_lines[0].split() == [
+        "PROFILE", "ROLE", "ARN", "SOURCE", "FROM", "KEYRING", "KEYS", "SESSION", "UNTIL", "LEFT"
+    ]  # fmt: skip
+    wide_role = next(line for line in wide_lines if line.startswith(ROLE_PROFILE + " "))
+    assert seed.role_arn in wide_role and local in wide_role
+    assert abbreviated(user.access_key_id) in wide.stdout
     assert any(line.startswith("loop1: source_profile cycle") for line in lines)
     assert lines[-1] == (
         f"keyring: service '{env.keyring_service}' in keyring.backends.SecretService.Keyring"
