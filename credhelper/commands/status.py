@@ -17,7 +17,7 @@ from typing import Any
 from credhelper import protocol, sts, transport  # (sts imports botocore only for STS calls)
 from credhelper.context import Context
 from credhelper.errors import CredhelperError
-from credhelper.present import duration, plural
+from credhelper.present import WIDTH, duration, local_time, plural, role_name
 from credhelper.present import table as table_lines
 
 #: The largest status reply read: about 100,000 profiles.
@@ -81,7 +81,15 @@ def summary_line(summary: dict[str, Any], patterns: list[str], only_problems: bo
     return f"{head}: {', '.join(parts)}"
 
 
-def table(reply: dict[str, Any], rows: list[dict[str, Any]] | None = None, head: str = "") -> str:
+def table(
+    reply: dict[str, Any],
+    rows: list[dict[str, Any]] | None = None,
+    head: str = "",
+    wide: bool = False,
+) -> str:
+    """The daemon's line, a skew warning, ``head``, then one row per profile: within
+    :data:`present.WIDTH` columns by default (role name, errors shortened); ``wide``: the
+    role ARN, where the session and the keys come from, whole errors."""
     daemon = reply.get("daemon", {})
     lines = [
         f"daemon pid {daemon.get('pid')} (credhelper {daemon.get('version')}), "
@@ -93,40 +101,52 @@ def table(reply: dict[str, Any], rows: list[dict[str, Any]] | None = None, head:
     if head:
         lines.append(head)
     shown = reply.get("profiles", []) if rows is None else rows
-    cells = [
-        (
+    if wide:
+        header: tuple[str, ...] = (
             "PROFILE",
-            "ROLE",
-            "EXPIRES (UTC)",
+            "ROLE ARN",
+            "EXPIRES",
             "LEFT",
             "RENEWS IN",
             "SOURCE",
             "KEYS FROM",
             "LAST ERROR",
         )
-    ]
+    else:
+        header = ("PROFILE", "ROLE", "EXPIRES", "LEFT", "RENEWS IN", "LAST ERROR")
+    cells: list[tuple[str, ...]] = [header]
     for p in shown:
         error = p.get("last_error") or ""
         if p.get("mfa_needed") is True and not error:
             error = "MFA needed: run 'credhelper login " + str(p.get("profile")) + "'"
-        cells.append(
-            (
-                p.get("profile") or "-",
-                p.get("role_arn") or "-",
-                (p.get("expiration") or "-").replace("T", " ").rstrip("Z"),
-                duration(p.get("seconds_left")),
-                duration(p.get("renews_in")),
-                p.get("source") or "-",
-                p.get("keys_from") or "-",
-                error,
-            )
-        )
+        first = [
+            str(p.get("profile") or "-"),
+            str(p.get("role_arn") or "-") if wide else role_name(p.get("role_arn")),
+            local_time(p.get("expiration")),
+            duration(p.get("seconds_left")),
+            duration(p.get("renews_in")),
+        ]
+        if wide:
+            first += [str(p.get("source") or "-"), str(p.get("keys_from") or "-")]
+        arn = p.get("role_arn")
+        if not wide and isinstance(arn, str) and str(error).startswith(f"AssumeRole on {arn} "):
+            # the ROLE column names it already: "AssumeRole failed: InvalidClientTokenId: ..."
+            error = "AssumeRole " + str(error)[len(f"AssumeRole on {arn} ") :]
+        cells.append((*first, str(error)))
     if len(cells) == 1:
         if not reply.get("profiles"):
             lines.append("no profiles served yet")
         return "\n".join(lines)
-    lines.extend(table_lines(cells))
+    lines.extend(table_lines(cells, width=None if wide else WIDTH))
     return "\n".join(lines)
+
+
+class NoDaemon(CredhelperError):
+    """No daemon is running: ``status --json`` still prints its document (exit code 3)."""
+
+
+#: ``status --json``'s exit code when no daemon runs (its document says ``"daemon": null``).
+NO_DAEMON_EXIT = 3
 
 
 def ask_daemon() -> dict[str, Any]:
@@ -156,7 +176,7 @@ def ask_daemon() -> dict[str, Any]:
             "starts this one",
         ) from None
     except transport.DaemonUnavailable:
-        raise CredhelperError(
+        raise NoDaemon(
             "no credhelper daemon is running",
             "it starts on the first 'credhelper process' call, or run 'credhelper daemon'",
         ) from None
@@ -192,7 +212,23 @@ def select(
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    reply = ask_daemon()
+    try:
+        reply = ask_daemon()
+    except NoDaemon as exc:
+        if not args.json:
+            raise
+        # JSON always: the same document, with no daemon and nothing held.
+        summary = summarize([], 0, ctx.settings.min_ttl)
+        doc: dict[str, Any] = {
+            "daemon": None,
+            "profiles": [],
+            "clock_skew_seconds": None,
+            "summary": summary,
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
+        print(exc.line(), file=sys.stderr)
+        return NO_DAEMON_EXIT
     patterns: list[str] = list(getattr(args, "profiles", None) or [])
     only_problems = bool(getattr(args, "problems", False))
     soon = ctx.settings.min_ttl
@@ -211,7 +247,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         head = summary_line(summary, patterns, only_problems)
         if getattr(args, "summary", False):
             rows = []
-        sys.stdout.write(table(reply, rows, head) + "\n")
+        wide = bool(getattr(args, "wide", False))
+        sys.stdout.write(table(reply, rows, head, wide=wide) + "\n")
     if unmatched:
         sys.stdout.flush()
         names = ", ".join(repr(p) for p in unmatched)

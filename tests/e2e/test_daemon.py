@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from harness import ACCOUNT_ID, MotoStack, StsProxy
@@ -189,14 +190,36 @@ def test_daemon_hit_imports_only_the_standard_library(seed_env, daemon, proxy):
 def test_status_never_shows_a_secret(seed_env, daemon, proxy):
     d = daemon()
     doc = process_json(seed_env)
-    table = seed_env.run(["credhelper", "status"])
-    as_json = seed_env.run(["credhelper", "status", "--json"])
+    tokyo = seed_env.env_with(TZ="Asia/Tokyo")  # UTC+9 all year
+    table = seed_env.run(["credhelper", "status"], env=tokyo)
+    wide = seed_env.run(["credhelper", "status", "--wide"], env=tokyo)
+    as_json = seed_env.run(["credhelper", "status", "--json"], env=tokyo)
     assert table.returncode == 0 and as_json.returncode == 0, table.stderr + as_json.stderr
-    assert (
-        ROLE_PROFILE in table.stdout and seed_env.setting(ROLE_PROFILE, "role_arn") in table.stdout
+    assert wide.returncode == 0, wide.stderr
+    arn = seed_env.setting(ROLE_PROFILE, "role_arn")
+    local = (
+        datetime.fromisoformat(doc["Expiration"].replace("Z", "+00:00"))
+        .astimezone(ZoneInfo("Asia/Tokyo"))
+        .strftime("%b %d %H:%M JST")
     )
+    # The default table: role name, local time with its zone, within 100 columns.
+    lines = table.stdout.splitlines()
+    header = ["PROFILE", "ROLE", "EXPIRES", "LEFT", "RENEWS", "IN", "LAST", "ERROR"]
+    assert lines[2].split() == header
+    (line,) = [x for x in lines[3:] if x.startswith(ROLE_PROFILE + " ")]
+    assert arn.rsplit("/", 1)[1] in line and arn not in table.stdout and local in line, line
+    assert all(len(x) <= 100 for x in lines[1:]), table.stdout
+    # --wide: the whole ARN, where the session and the keys come from.
+    lines = wide.stdout.splitlines()
+    assert lines[2].split() == [
+        "PROFILE", "ROLE", "ARN", "EXPIRES", "LEFT", "RENEWS", "IN", "SOURCE", "KEYS", "FROM",
+        "LAST", "ERROR",
+    ]  # fmt: skip
+    (line,) = [x for x in lines[3:] if x.startswith(ROLE_PROFILE + " ")]
+    assert arn in line and local in line and "daemon" in line.split(), line
+    # JSON keeps UTC.
     assert row(json.loads(as_json.stdout))["expiration"] == doc["Expiration"]
-    for text in (table.stdout, as_json.stdout, d.log()):
+    for text in (table.stdout, wide.stdout, as_json.stdout, d.log()):
         assert doc["SecretAccessKey"] not in text
         assert doc["SessionToken"] not in text
         assert doc["AccessKeyId"] not in text  # logs abbreviate it: ASIA…WXYZ
@@ -803,6 +826,15 @@ def test_one_daemon_per_user_and_it_stops_cleanly(seed_env, daemon, proxy):
     assert again.returncode == 0 and "no daemon is running" in again.stdout
     status = seed_env.run(["credhelper", "status"])
     assert status.returncode == 1 and "no credhelper daemon is running" in status.stderr
+    assert status.stdout == ""
+    # --json always prints JSON: no daemon, nothing held, exit code 3 (README).
+    as_json = seed_env.run(["credhelper", "status", "--json"])
+    assert as_json.returncode == 3, as_json
+    assert "no credhelper daemon is running" in as_json.stderr
+    empty = json.loads(as_json.stdout)
+    assert empty["daemon"] is None and empty["profiles"] == []
+    assert empty["clock_skew_seconds"] is None
+    assert empty["summary"]["held"] == 0 and empty["summary"]["shown"] == 0
 
     # SIGTERM (what systemd and launchd send): exit 0, socket removed, session kept.
     d2 = daemon()

@@ -124,14 +124,25 @@ def test_status_of_5000_profiles(seed_env, many, proxy):
     assert lines[0].startswith("daemon pid ")
     assert lines[1] == ("5000 profiles: 4997 ok, 3 with errors, 3 expiring within 16m00s"), lines[1]
     assert lines[2].split() == [
-        "PROFILE", "ROLE", "EXPIRES", "(UTC)", "LEFT", "RENEWS", "IN", "SOURCE", "KEYS",
-        "FROM", "LAST", "ERROR",
+        "PROFILE", "ROLE", "EXPIRES", "LEFT", "RENEWS", "IN", "LAST", "ERROR",
     ]  # fmt: skip
     rows = lines[3:]
     assert len(rows) == HELD
     assert [r.split()[0] for r in rows] == sorted(PROD + DEV + BROKEN + [ROLE_PROFILE])
     broken = [r for r in rows if r.startswith("broken-")]
     assert len(broken) == 3 and all("AssumeRole" in r for r in broken), broken
+    # Within 100 columns: a long error is shortened at a word, whole in --wide and --json.
+    assert all(len(line) <= 100 for line in lines[1:]), max(lines, key=len)
+    assert all(r.endswith("...") for r in broken), broken
+
+    result = status(seed_env, "broken-*", "--wide")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2].split()[:3] == ["PROFILE", "ROLE", "ARN"]
+    wide = lines[3:]
+    assert [r.split()[0] for r in wide] == BROKEN
+    assert all(role(n) in r and not r.endswith("...") for n, r in zip(BROKEN, wide)), wide
+    assert all(r.endswith("The security token included in the request is invalid.") for r in wide)
 
     # Patterns, as the user types them; --json keeps its shape, with a summary added.
     result = status(seed_env, "prod-*", "broken-2", "--json")
