@@ -13,7 +13,11 @@ from pathlib import Path
 
 def write(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace ``path`` with ``data``; ``mode``: the file's (default: keep the old file's
-    mode, 0600 for a new file). Creates a missing folder (0700)."""
+    mode, 0600 for a new file). Creates a missing folder (0700).
+
+    A symlinked ``path`` (dotfiles kept by stow or chezmoi) stays a link: its target is the
+    file replaced, with the temporary file beside the target, as ``aws configure set`` does."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if mode is None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
