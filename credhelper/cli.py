@@ -174,6 +174,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="name of the new profile (default: PROFILE-credhelper)",
     )
+    u = sub.add_parser(
+        "unwire",
+        parents=[common],
+        help="remove a profile credhelper wire added to ~/.aws/config",
+    )
+    u.add_argument("name", metavar="NAME", help="the profile wire wrote (e.g. PROFILE-credhelper)")
     return parser
 
 

@@ -51,6 +51,55 @@ def process_command(profile: str) -> list[str]:
     return [*executable(), "process", profile]
 
 
+# botocore reads ``[profile NAME]`` with configparser, then splits the header with shlex:
+# whitespace splits the name (the section is then silently ignored), quotes and backslashes
+# are consumed, ``]`` ends the header early for credhelper's own reader, and ``#``/``;`` start
+# a comment for many other INI readers. Such names are refused rather than written.
+_BAD_NAME = re.compile(r"[\s\[\]#;'\"\\]|[\x00-\x1f\x7f]")
+
+# Keys that make credentials: never carried to the wired profile, whose credentials are
+# credential_process's. Everything else the role profile sets (output, cli_pager, ca_bundle,
+# endpoint_url, nested service sections...) is what the AWS CLI would use with it, so it is
+# carried over as text.
+_CREDENTIAL_KEYS = frozenset(
+    {
+        "role_arn",
+        "source_profile",
+        "credential_source",
+        "credential_process",
+        "mfa_serial",
+        "external_id",
+        "role_session_name",
+        "duration_seconds",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_security_token",
+        "web_identity_token_file",
+        "sso_session",
+        "sso_account_id",
+        "sso_role_name",
+        "sso_start_url",
+        "sso_region",
+        "sso_registration_scopes",
+        "mfa_process",
+    }
+)
+
+
+def check_name(name: str, *, profile: str, what: str) -> None:
+    """Refuse a profile name botocore would not read back as written."""
+    bad = sorted({c for c in name if _BAD_NAME.match(c)})
+    if not name or bad:
+        shown = " ".join("space" if c == " " else repr(c) for c in bad) or "an empty name"
+        raise CredhelperError(
+            f"{what} '{name}' has characters botocore cannot read in a profile name ({shown})",
+            "use letters, digits and - _ . / + = : @ only",
+            profile=profile,
+            exit_code=2,
+        )
+
+
 def section_name(profile: str) -> str:
     return "default" if profile == "default" else f"profile {profile}"
 
@@ -96,8 +145,83 @@ def is_ours(command: str) -> bool:
     return runs_us and "process" in argv
 
 
-def wire(path: Path, profile: str, as_name: str, region: str | None) -> str:
-    """Add or update ``as_name`` in the config file ``path``; returns 'added' or 'updated'."""
+def carried(lines: list[str], profile: str) -> list[str]:
+    """The role profile's settings, as text (a nested ``s3 =`` with its indented sub-keys
+    whole), without the keys that make credentials, comments or blank lines."""
+    section = find_section(lines, profile)
+    if section is None:
+        return []
+    kept: list[str] = []
+    keep = False
+    for line in lines[section.start + 1 : section.end]:
+        bare = line.rstrip("\r\n")
+        if not bare.strip() or bare.lstrip().startswith(("#", ";")):
+            continue
+        if bare[:1].isspace():
+            if keep:
+                kept.append(bare)
+            continue
+        key = _KEY.match(bare)
+        keep = key is not None and key.group(1) not in _CREDENTIAL_KEYS
+        if keep:
+            kept.append(bare)
+    return kept
+
+
+def _last_key_line(lines: list[str], section: Section) -> int:
+    """One past the section's last setting line: blank or comment lines after it belong to
+    what follows."""
+    end = section.start + 1
+    for i in range(section.start + 1, section.end):
+        bare = lines[i].strip()
+        if bare and not bare.startswith(("#", ";")):
+            end = i + 1
+    return end
+
+
+def _ours(section: Section) -> bool:
+    current = section.keys.get("credential_process")
+    return current is not None and is_ours(current[1]) and "role_arn" not in section.keys
+
+
+def unwire(path: Path, name: str) -> bool:
+    """Remove the profile ``wire`` added as ``name``: its section and the blank line ``wire``
+    put before it, nothing else. False when there is no such profile."""
+    if not path.exists():
+        return False
+    raw = path.read_bytes()
+    lines = raw.decode("utf-8").splitlines(keepends=True)
+    section = find_section(lines, name)
+    if section is None:
+        return False
+    if not _ours(section):
+        raise CredhelperError(
+            f"not a profile credhelper wire wrote (in {path})",
+            "edit it by hand, or name the profile credhelper wire added",
+            profile=name,
+        )
+    start, end = section.start, _last_key_line(lines, section)
+    at_end = all(not line.strip() for line in lines[end:])
+    if at_end:
+        end = len(lines)
+    if start > 0 and not lines[start - 1].strip():
+        start -= 1  # the blank line wire writes before the section
+    elif start > 0 and at_end:
+        # wire ended an unterminated last line to start its section: undo that
+        lines[start - 1] = lines[start - 1].rstrip("\r\n")
+    del lines[start:end]
+    atomic.write(path, "".join(lines).encode("utf-8"))
+    return True
+
+
+def wire(
+    path: Path, profile: str, as_name: str, region: str | None, settings: list[str] | None = None
+) -> str:
+    """Add or update ``as_name`` in the config file ``path``; returns 'added' or 'updated'.
+
+    ``settings``: lines carried from the role profile (see :func:`carried`), written after
+    credential_process when the profile is added; ``region`` is written when they hold none.
+    A second run with the same install leaves the file byte for byte."""
     if as_name == profile:
         raise CredhelperError(
             f"cannot wire '{profile}' onto itself: its role_arn would take precedence",
@@ -111,20 +235,25 @@ def wire(path: Path, profile: str, as_name: str, region: str | None) -> str:
     lines = text.splitlines(keepends=True)
     section = find_section(lines, as_name)
     if section is None:
+        separator = newline if text.strip() else ""
         if text and not text.endswith(("\n", "\r")):
+            # no blank line then, so that unwire can tell and give the file back as it was
             text += newline
+            separator = ""
         block = [
             f"[{section_name(as_name)}]",
             f"# added by credhelper wire: credentials of role profile {profile}",
             f"credential_process = {command}",
         ]
-        if region:
+        settings = settings or []
+        if region and not any(re.match(r"region\s*=", line) for line in settings):
             block.append(f"region = {region}")
-        text += (newline if text.strip() else "") + newline.join(block) + newline
+        block.extend(settings)
+        text += separator + newline.join(block) + newline
         action = "added"
     else:
         current = section.keys.get("credential_process")
-        if current is None or not is_ours(current[1]) or "role_arn" in section.keys:
+        if current is None or not _ours(section):
             raise CredhelperError(
                 f"profile '{as_name}' already exists in {path} and is not a credhelper profile",
                 "choose another name with --as, or remove that profile first",
@@ -138,4 +267,3 @@ def wire(path: Path, profile: str, as_name: str, region: str | None) -> str:
         action = "updated"
     atomic.write(path, text.encode("utf-8"))
     return action
-

@@ -15,6 +15,9 @@ from credhelper.errors import CredhelperError
 def run(args: argparse.Namespace, ctx: Context) -> int:
     profile: str = args.profile
     files = ctx.files
+    config_edit.check_name(profile, profile=profile, what="profile")
+    name = args.as_name if args.as_name is not None else f"{profile}-credhelper"
+    config_edit.check_name(name, profile=profile, what="--as name")
 
     def only_in_keyring(name: str) -> bool:
         # A source may have its keys only in the keyring (credhelper add), in no file at all;
@@ -29,9 +32,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "wire a profile that has role_arn",
             profile=profile,
         )
-    name = args.as_name or f"{profile}-credhelper"
     region = profiles.chain_region(chain, files.profiles)
-    action = config_edit.wire(files.config_file, profile, name, region)
+    config = files.config_file
+    lines = config.read_text("utf-8").splitlines() if config.exists() else []
+    settings = config_edit.carried(lines, profile)
+    action = config_edit.wire(config, profile, name, region, settings)
     print(
         f"{action} profile '{name}' in {files.config_file}: credential_process runs "
         f"credhelper for '{profile}'. Try: aws sts get-caller-identity --profile {name}"
