@@ -178,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         "unwire",
         parents=[common],
         help="remove a profile credhelper wire added to ~/.aws/config",
+        description="Remove exactly what 'credhelper wire' added for NAME (its section and the "
+        "comment above it) from the AWS config; the rest of the file is left byte for byte. "
+        "A profile wire did not write is refused.",
     )
     u.add_argument("name", metavar="NAME", help="the profile wire wrote (e.g. PROFILE-credhelper)")
     return parser
