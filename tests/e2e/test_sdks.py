@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +26,8 @@ from credhelper.daemon.scheduler import renew_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "tests" / "sdk"
+AWS_V1 = str(Path(sys.executable).parent / "aws")
+AWS_V2 = "/usr/bin/aws"
 GOPATH = "/usr/share/gocode"  # where Debian's golang-*-dev packages put their sources
 ROLE_PROFILE = SEED_ROLE
 WIRED = "s3fullaccess-user1"
@@ -205,3 +208,29 @@ def test_ruby_sdk_shows_credhelpers_error(seed_env, proxy, ruby):
     # own error, which says nothing of what went wrong.
     assert line in result.stderr.splitlines()
     assert "credential_process provider failure" in result.stderr
+
+
+def test_what_the_other_clients_show(seed_env, moto_stack, proxy):
+    """What README's SDK notes say: botocore (boto3, CLI v1, CLI v2) puts credhelper's line in
+    its error; the JavaScript SDK v3's provider chain replaces it with its own message."""
+    env = {**failing(seed_env, proxy), "AWS_PROFILE": WIRED}
+    line = credhelper_line(seed_env, env)
+    boto3 = [sys.executable, "-c", "import boto3; boto3.client('sts').get_caller_identity()"]
+    cli = ["sts", "get-caller-identity"]
+    shown = {}
+    for name, cmd in {
+        "boto3": boto3,
+        "cli v1": [AWS_V1, *cli],
+        "cli v2": [AWS_V2, "--endpoint-url", moto_stack.url, *cli],
+        "javascript v3": [shutil.which("node") or "node", str(ROOT / "tests/js/list_buckets.mjs")],
+    }.items():
+        if name == "cli v2" and not os.access(AWS_V2, os.X_OK):
+            continue
+        result = seed_env.run(cmd, env=env)
+        assert result.returncode != 0, (name, result.stdout)
+        shown[name] = f"custom-process: {line}" in result.stderr
+        if name == "javascript v3":
+            assert "Could not load credentials from any providers" in result.stderr
+    print(f"\ncredhelper's line shown: {shown}")
+    assert shown.pop("javascript v3") is False
+    assert set(shown.values()) == {True}
