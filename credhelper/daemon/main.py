@@ -12,6 +12,8 @@ import logging
 import os
 import signal
 import socket
+import sys
+import threading
 
 from credhelper import children, protocol, transport
 from credhelper.context import Context
@@ -167,6 +169,16 @@ def run(ctx: Context) -> int:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
     log.info("stopped")
+    if threading.active_count() > 1:
+        # A fetch may still be running on a worker thread (a daemon thread: it may be stuck in
+        # a source's program or a D-Bus call). Letting the interpreter finalize under it can
+        # abort the process (glibc: "exception not rethrown" as CPython ends such threads), so
+        # leave now: the socket and the lock are released, and an interrupted keyring write
+        # leaves the old entry whole (pieces first, head last).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
