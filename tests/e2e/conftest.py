@@ -20,7 +20,14 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 from harness import MotoStack, StsProxy  # noqa: E402
-from harness.awsenv import AwsEnv, make_aws_env, unique_keyring_service  # noqa: E402
+from harness.awsenv import (  # noqa: E402
+    SEED_ROLE,
+    SEED_WIRED,
+    AwsEnv,
+    make_aws_env,
+    unique_keyring_service,
+)
+from harness.daemon import Daemons  # noqa: E402
 from harness.secret_service import SecretService  # noqa: E402
 
 
@@ -98,3 +105,23 @@ def aws_env(
     )
     yield env
     env.close()
+
+
+@pytest.fixture
+def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
+    """The tutorial's profiles: account1 (user1's keys), the role profile, and it wired as
+    :data:`SEED_WIRED`. Autostart is off, so that every daemon is one the test started."""
+    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
+    result = aws_env.run(["credhelper", "wire", SEED_ROLE, "--as", SEED_WIRED])
+    assert result.returncode == 0, result.stderr
+    aws_env.env["CREDHELPER_AUTOSTART"] = "0"
+    return aws_env
+
+
+@pytest.fixture
+def daemon(seed_env: AwsEnv, tmp_path: Path) -> Iterator[Daemons]:
+    """Start ``credhelper daemon`` in the test's environment; its stderr is its log. Each is
+    stopped after the test, and must stop cleanly."""
+    daemons = Daemons(seed_env, tmp_path / "daemon.log")
+    yield daemons
+    daemons.close()

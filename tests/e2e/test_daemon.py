@@ -20,15 +20,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from harness import ACCOUNT_ID, MotoStack, StsProxy
-from harness.awsenv import SEED_ROLE, AwsEnv
+from harness import ACCOUNT_ID, StsProxy
+from harness.awsenv import SEED_ROLE, SEED_WIRED, AwsEnv
 from harness.daemon import (
     DaemonProc,
-    Daemons,
     exchange,
     send_request,
     socket_path,
@@ -45,7 +43,7 @@ from credhelper.daemon.server import READ_TIMEOUT
 from credhelper.store.codec import decode
 
 ROLE_PROFILE = SEED_ROLE
-WIRED = "s3fullaccess-user1"
+WIRED = SEED_WIRED
 #: What a daemon hit must not import: the point of the daemon is a stdlib-only hot path.
 HEAVY = {"boto3", "botocore", "keyring", "watchdog", "platformdirs", "filelock", "secretstorage"}
 DEFAULT_MIN_TTL = 16 * 60
@@ -63,26 +61,6 @@ def seconds_left(doc: dict) -> float:
 def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
-
-@pytest.fixture
-def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
-    """The tutorial's profiles: account1 (user1's keys), the role profile, and it wired.
-
-    Autostart is off unless a test turns it on, so that every daemon is one the test started.
-    """
-    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
-    result = aws_env.run(["credhelper", "wire", ROLE_PROFILE, "--as", WIRED])
-    assert result.returncode == 0, result.stderr
-    aws_env.env["CREDHELPER_AUTOSTART"] = "0"
-    return aws_env
-
-
-@pytest.fixture
-def daemon(seed_env: AwsEnv, tmp_path: Path) -> Iterator[Daemons]:
-    """Start ``credhelper daemon`` in the test's environment; its stderr is its log."""
-    daemons = Daemons(seed_env, tmp_path / "daemon.log")
-    yield daemons
-    daemons.close()
 
 
 def process(env: AwsEnv, profile: str = ROLE_PROFILE, **overrides: str | None):

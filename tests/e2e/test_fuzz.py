@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-import test_daemon
 from harness import ACCOUNT_ID
 from harness.daemon import DaemonProc, exchange, send_request, socket_path, wait_until
 from hypothesis import HealthCheck, Phase, given, note, settings
@@ -40,10 +39,8 @@ from test_daemon import ROLE_PROFILE, WIRED
 from credhelper import protocol
 from credhelper.daemon.server import READ_TIMEOUT
 
-# test_daemon.py's fixtures: the seeded AWS world, and the daemons a test starts in it (their
-# log is checked for tracebacks when the test ends).
-seed_env = test_daemon.seed_env
-daemon = test_daemon.daemon
+# The fixtures seed_env and daemon come from conftest.py (the daemons' log is checked for
+# tracebacks when the test ends).
 
 #: How many examples each fuzzer ran (and of what kind), printed at the end of each test.
 COUNTS: Counter[str] = Counter()

@@ -14,16 +14,12 @@ import shlex
 import signal
 import sys
 import time
-from pathlib import Path
-from typing import Iterator
 
 import pytest
-from harness import MotoStack
-from harness.awsenv import SEED_ROLE, AwsEnv
-from harness.daemon import Daemons
+from harness.awsenv import SEED_ROLE, SEED_WIRED, AwsEnv
 
 ROLE_PROFILE = SEED_ROLE
-WIRED = "s3fullaccess-user1"
+WIRED = SEED_WIRED
 
 #: All a launcher hit may import beyond what ``python -I -S -c pass`` does: os (and what it
 #: stands on), _socket, and credhelper's stdlib-only runtime-folder checks. No socket, no
@@ -43,21 +39,6 @@ LAUNCHER_HIT = {
     "credhelper.recursion",
 }
 
-
-@pytest.fixture
-def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
-    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
-    result = aws_env.run(["credhelper", "wire", ROLE_PROFILE, "--as", WIRED])
-    assert result.returncode == 0, result.stderr
-    aws_env.env["CREDHELPER_AUTOSTART"] = "0"
-    return aws_env
-
-
-@pytest.fixture
-def daemon(seed_env: AwsEnv, tmp_path: Path) -> Iterator[Daemons]:
-    daemons = Daemons(seed_env, tmp_path / "daemon.log")
-    yield daemons
-    daemons.close()
 
 
 def launcher(env: AwsEnv) -> list[str]:

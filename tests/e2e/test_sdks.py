@@ -15,12 +15,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from harness import MotoStack, StsProxy
-from harness.awsenv import SEED_ROLE, AwsEnv
-from harness.daemon import Daemons
+from harness import StsProxy
+from harness.awsenv import SEED_ROLE, SEED_WIRED, AwsEnv
 
 from credhelper.daemon.scheduler import renew_threshold
 
@@ -30,7 +28,7 @@ AWS_V1 = str(Path(sys.executable).parent / "aws")
 AWS_V2 = "/usr/bin/aws"
 GOPATH = "/usr/share/gocode"  # where Debian's golang-*-dev packages put their sources
 ROLE_PROFILE = SEED_ROLE
-WIRED = "s3fullaccess-user1"
+WIRED = SEED_WIRED
 SHORT = 30  # seconds of session life, as in test_daemon: the daemon renews after ~7.5 s
 DEFAULT_MIN_TTL = 16 * 60
 
@@ -69,22 +67,6 @@ def ruby() -> str:
     assert path, "scripts/bootstrap installs ruby and ruby-aws-sdk-core"
     return path
 
-
-@pytest.fixture
-def seed_env(aws_env: AwsEnv, moto_stack: MotoStack) -> AwsEnv:
-    """The tutorial's profiles, the role profile wired; only daemons the test starts."""
-    aws_env.add_seed(moto_stack.seed.user_creds, moto_stack.seed.role_arn)
-    result = aws_env.run(["credhelper", "wire", ROLE_PROFILE, "--as", WIRED])
-    assert result.returncode == 0, result.stderr
-    aws_env.env["CREDHELPER_AUTOSTART"] = "0"
-    return aws_env
-
-
-@pytest.fixture
-def daemon(seed_env: AwsEnv, tmp_path: Path) -> Iterator[Daemons]:
-    daemons = Daemons(seed_env, tmp_path / "daemon.log")
-    yield daemons
-    daemons.close()
 
 
 def go_run(aws: AwsEnv, binary: Path, profile: str, bucket: str, seconds: float, **kw):

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-import test_daemon
 from harness import ACCOUNT_ID, Creds
 from harness.awsenv import AwsEnv
 from harness.daemon import Daemons, send_request, start_daemon, wait_until
@@ -23,9 +22,6 @@ from harness.many_profiles import BACKEND, FILE_VAR
 from test_daemon import ROLE_PROFILE
 
 from credhelper import protocol
-
-seed_env = test_daemon.seed_env
-daemon = test_daemon.daemon
 
 TESTS = Path(__file__).resolve().parents[1]
 PROD = [f"prod-{i:04d}" for i in range(2500)]

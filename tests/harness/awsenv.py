@@ -48,6 +48,8 @@ def unique_keyring_service(hint: str = "") -> str:
 
 #: The tutorial's role profile (``add_seed``).
 SEED_ROLE = "s3fullaccess-user1-role"
+#: The profile ``credhelper wire`` adds for it in the e2e fixture ``seed_env``.
+SEED_WIRED = "s3fullaccess-user1"
 
 
 @dataclass
