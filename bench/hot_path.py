@@ -9,6 +9,9 @@ neighbour slows all of them alike:
   python -c pass            the clean venv's interpreter start-up (the baseline)
   python -I -S -c pass      the interpreter's floor: no site, no .pth files
   daemon hit, as wired      the exact credential_process line `credhelper wire` wrote
+  daemon hit, other folder  the same line from a shell with another AWS config folder
+                            (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE): the daemon serves
+                            that environment too, after its first call
   daemon hit, process       `credhelper process P` (the console script), the daemon warm
   keyring hit, no daemon    the same with CREDHELPER_NO_DAEMON=1, the session in the keyring
   cold, through daemon      `credhelper process P` after `credhelper clear P` (untimed): STS
@@ -50,6 +53,7 @@ AEC = "aws-export-credentials"
 BASE = "python -c pass"
 FLOOR = "python -I -S -c pass"
 WIRED_HIT = "daemon hit, as wired"
+OTHER_HIT = "daemon hit, other folder"
 PROCESS_HIT = "daemon hit, process"
 KEYRING_HIT = "keyring hit, no daemon"
 COLD = "cold, through daemon"
@@ -168,6 +172,12 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
             wired_line = config[f"profile {WIRED}"]["credential_process"]
             wired = shlex.split(wired_line)  # as botocore splits it, on POSIX
             process = [credhelper, "process", PROFILE]
+            other = work / "other-aws"  # the same files, in a second folder
+            other.mkdir()
+            shutil.copy(aws.config_file, other / "config")
+            shutil.copy(aws.credentials_file, other / "credentials")
+            other_env = dict(env, AWS_CONFIG_FILE=str(other / "config"),
+                             AWS_SHARED_CREDENTIALS_FILE=str(other / "credentials"))
             aec_cache = work / "aec-cache.json"
             aec = [str(aec_venv / "bin" / AEC), "--profile", PROFILE, "--json",
                    "--cache-file", str(aec_cache)]
@@ -187,6 +197,7 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
                     sys.exit("bench: the daemon did not start")
                 time.sleep(0.1)
             expect_credentials(WIRED_HIT, wired, env)
+            expect_credentials(OTHER_HIT + " (its first call)", wired, other_env)
             expect_credentials(KEYRING_HIT, process, no_daemon)
             expect_credentials(AEC + " (fills its cache)", aec, env)
             expect_credentials(AEC_HIT, aec, env)
@@ -203,6 +214,7 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
                 BASE: ([py, "-c", "pass"], env, None),
                 FLOOR: ([py, "-I", "-S", "-c", "pass"], env, None),
                 WIRED_HIT: (wired, env, None),
+                OTHER_HIT: (wired, other_env, None),
                 PROCESS_HIT: (process, env, None),
                 KEYRING_HIT: (process, no_daemon, None),
                 COLD: (process, env, clear),
@@ -242,6 +254,8 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
         (f"{WIRED_HIT} <= 1.2x {BASE}", med[WIRED_HIT] / base, "x", med[WIRED_HIT] <= 1.2 * base),
         (f"{WIRED_HIT} >= 12x faster than {AEC_HIT}", med[AEC_HIT] / med[WIRED_HIT], "x faster",
          med[AEC_HIT] >= 12 * med[WIRED_HIT]),
+        (f"{OTHER_HIT} <= 2x {WIRED_HIT}", med[OTHER_HIT] / med[WIRED_HIT], "x",
+         med[OTHER_HIT] <= 2 * med[WIRED_HIT]),
         (f"{KEYRING_HIT} <= 120 ms", med[KEYRING_HIT], " ms", med[KEYRING_HIT] <= 120),
     ]
     for text, value, unit, ok in targets:

@@ -51,13 +51,65 @@ _NOT_CLIENT_SETTINGS = frozenset(
 
 
 class _SnapshotSession(botocore.session.Session):  # type: ignore[misc]
-    """A botocore session whose ``full_config`` is the snapshot, never the files again."""
+    """A botocore session whose ``full_config`` is the snapshot, never the files again, and
+    whose environment variables are ``environ``'s rather than this process's: the daemon
+    resolves each caller's profiles under that caller's variables (config and credentials
+    paths, endpoint URLs, CA bundle, regional endpoints), in one process.
+
+    botocore reads the environment through its config store and its endpoint-URL provider,
+    both built from a ``ConfigChainFactory``/``ConfiguredEndpointProvider`` that take an
+    ``environ``; the two methods below build them as botocore does, with ours."""
 
     snapshot: dict[str, Any] = {"profiles": {}}
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        super().__init__()
 
     @property
     def full_config(self) -> dict[str, Any]:
         return self.snapshot
+
+    def _register_config_store(self) -> None:
+        if self.environ is os.environ:
+            return super()._register_config_store()  # type: ignore[no-any-return]
+        from botocore import configprovider as cp
+
+        chains = cp.ConfigChainFactory(session=self, environ=self.environ)
+
+        def mapping(variables: Any) -> Any:
+            return cp._create_config_chain_mapping(chains, variables)
+
+        config = mapping(cp.BOTOCORE_DEFAUT_SESSION_VARIABLES)
+        config["s3"] = cp.SectionConfigProvider("s3", self, mapping(cp.DEFAULT_S3_CONFIG_VARS))
+        config["proxies_config"] = cp.SectionConfigProvider(
+            "proxies_config", self, mapping(cp.DEFAULT_PROXIES_CONFIG_VARS)
+        )
+        self._components.register_component("config_store", cp.ConfigValueStore(mapping=config))
+
+    def _add_configured_endpoint_provider(self, client_name: str, config_store: Any) -> None:
+        if self.environ is os.environ:
+            return super()._add_configured_endpoint_provider(  # type: ignore[no-any-return]
+                client_name, config_store
+            )
+        from botocore.configprovider import ConfiguredEndpointProvider
+
+        chain = ConfiguredEndpointProvider(
+            full_config=self.full_config,
+            scoped_config=self.get_scoped_config(),
+            client_name=client_name,
+            environ=self.environ,
+        )
+        config_store.set_config_provider(logical_name="endpoint_url", provider=chain)
+
+
+def expand(path: str, env: Mapping[str, str] | None = None) -> Path:
+    """``path`` absolute, ``~`` expanded with ``env``'s HOME (a caller's, in the daemon)."""
+    env = os.environ if env is None else env
+    home = env.get("HOME")
+    if home and (path == "~" or path.startswith("~/")):
+        path = home + path[1:]
+    return Path(os.path.expanduser(path)).absolute()
 
 
 def paths(env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
@@ -66,17 +118,14 @@ def paths(env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
     env = os.environ if env is None else env
     config = env.get("AWS_CONFIG_FILE") or "~/.aws/config"
     creds = env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
-    return (
-        Path(os.path.expanduser(config)).absolute(),
-        Path(os.path.expanduser(creds)).absolute(),
-    )
+    return expand(config, env), expand(creds, env)
 
 
 def _stamp(*files: str) -> tuple[Any, ...]:
     out: list[Any] = []
     for name in files:
         try:
-            st = os.stat(os.path.expanduser(name))
+            st = os.stat(name)
         except OSError:
             out.append(None)
         else:
@@ -112,13 +161,21 @@ class AwsFiles:
     _clients: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False, compare=False)
     #: Each file's (inode, size, mtime, ctime) when parsed: what :meth:`unchanged` compares.
     stamp: tuple[Any, ...] = field(default=(), compare=False)
+    #: The environment variables the files were found and are resolved under: this
+    #: process's, or (in the daemon) a caller's.
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    #: The environment's AWS keys are the caller's alone (the daemon holds its key id, never
+    #: its secret): ``credential_source = Environment`` is then resolved by the caller.
+    caller_keys: bool = False
 
     @classmethod
-    def load(cls) -> AwsFiles:
-        """Parse both files (CredhelperError if one cannot be parsed; a missing one is empty)."""
-        session = _SnapshotSession()
-        config_file = str(session.get_config_variable("config_file"))
-        creds_file = str(session.get_config_variable("credentials_file"))
+    def load(cls, environ: Mapping[str, str] | None = None, caller_keys: bool = False) -> AwsFiles:
+        """Parse both files (CredhelperError if one cannot be parsed; a missing one is empty),
+        found by ``environ``'s variables (this process's by default)."""
+        environ = os.environ if environ is None else environ
+        session = _SnapshotSession(environ)
+        config_file = str(expand(str(session.get_config_variable("config_file")), environ))
+        creds_file = str(expand(str(session.get_config_variable("credentials_file")), environ))
         stamp = _stamp(config_file, creds_file)  # before reading: an edit meanwhile shows
         log.debug("parsing the AWS files")
         try:
@@ -146,13 +203,15 @@ class AwsFiles:
         return cls(
             session=session,
             profiles=profiles,
-            config_file=Path(os.path.expanduser(config_file)).absolute(),
-            credentials_file=Path(os.path.expanduser(creds_file)).absolute(),
+            config_file=Path(config_file),
+            credentials_file=Path(creds_file),
             keys_in_credentials_file=_with_keys(creds),
             keys_in_config_file=in_config,
             config_parsed=config,
             credentials_parsed=creds,
             stamp=stamp,
+            environ=environ,
+            caller_keys=caller_keys,
         )
 
     def unchanged(self) -> bool:
@@ -222,7 +281,14 @@ class AwsFiles:
         resolver = botocore.credentials.create_credential_resolver(_ProfileView(self, profile))
         name = profile or "default"
         for i, provider in enumerate(resolver.providers):
-            if provider.METHOD == botocore.credentials.SharedCredentialProvider.METHOD:
+            # (Those reading environment variables read the environment's, not ours.)
+            if provider.METHOD == botocore.credentials.EnvProvider.METHOD:
+                resolver.providers[i] = botocore.credentials.EnvProvider(environ=self.environ)
+            elif provider.METHOD == botocore.credentials.ContainerProvider.METHOD:
+                resolver.providers[i] = botocore.credentials.ContainerProvider(
+                    environ=self.environ
+                )
+            elif provider.METHOD == botocore.credentials.SharedCredentialProvider.METHOD:
                 resolver.providers[i] = botocore.credentials.SharedCredentialProvider(
                     str(self.credentials_file), name, ini_parser=lambda _: self.credentials_parsed
                 )

@@ -66,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         "status",
         parents=[common],
         help="what the daemon holds: profiles, expiries, renewals, errors",
-        description="Show the profiles the daemon serves: a summary line, then one row each. "
-        "Never prints a secret. Exit code 1 when a PROFILE matches nothing.",
+        description="Show the profiles the daemon serves for this shell's AWS environment (--all: "
+        "for every environment): a summary line, then one row each. Never prints a secret. "
+        "Exit code 1 when a PROFILE matches nothing.",
     )
     s.add_argument(
         "profiles",
@@ -87,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         help='stable JSON output (see README); with no daemon running: "daemon": null, exit 3',
     )
     s.add_argument("--wide", action="store_true", help="every column: role ARN, source, keys from")
+    s.add_argument(
+        "--all",
+        action="store_true",
+        help="the profiles of every AWS environment the daemon serves, not only this shell's "
+        "(its config files, endpoints, keyring service)",
+    )
 
     v = sub.add_parser(
         "service",

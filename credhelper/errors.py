@@ -38,3 +38,9 @@ class CredhelperError(Exception):
             hint = self.hint.strip().rstrip(".")
             text += f". {hint[:1].upper()}{hint[1:]}"
         return " ".join((text + ".").split())
+
+
+class CallerOnly(CredhelperError):
+    """Something only the calling process can do: ask a person for an MFA code, read the AWS
+    keys of its own environment. The daemon answers such a request with "fallback", and the
+    caller resolves the profile itself."""

@@ -86,15 +86,18 @@ def table(
     rows: list[dict[str, Any]] | None = None,
     head: str = "",
     wide: bool = False,
+    every: bool = False,
 ) -> str:
-    """The daemon's line, a skew warning, ``head``, then one row per profile: within
-    :data:`present.WIDTH` columns by default (role name, errors shortened); ``wide``: the
-    role ARN, where the session and the keys come from, whole errors."""
+    """The daemon's line, a skew warning, its environments, ``head``, then one row per
+    profile: within :data:`present.WIDTH` columns by default (role name, errors shortened);
+    ``wide``: the role ARN, where the session and the keys come from, whole errors;
+    ``every``: the rows of every environment, each naming its own (ENV)."""
     daemon = reply.get("daemon", {})
     lines = [
         f"daemon pid {daemon.get('pid')} (credhelper {daemon.get('version')}), "
         f"socket {daemon.get('socket')}"
     ]
+    lines.extend(environment_lines(daemon, every))
     skew = reply.get("clock_skew_seconds")
     if isinstance(skew, (int, float)) and abs(skew) > sts.SKEW_WARNED:
         lines.append(f"warning: {sts.skew_text(skew)}")
@@ -114,6 +117,8 @@ def table(
         )
     else:
         header = ("PROFILE", "ROLE", "EXPIRES", "LEFT", "RENEWS IN", "LAST ERROR")
+    if every:
+        header = (header[0], "ENV", *header[1:])
     cells: list[tuple[str, ...]] = [header]
     for p in shown:
         error = p.get("last_error") or ""
@@ -121,6 +126,7 @@ def table(
             error = "MFA needed: run 'credhelper login " + str(p.get("profile")) + "'"
         first = [
             str(p.get("profile") or "-"),
+            *([str(p.get("environment") or "-")] if every else []),
             str(p.get("role_arn") or "-") if wide else role_name(p.get("role_arn")),
             local_time(p.get("expiration")),
             duration(p.get("seconds_left")),
@@ -141,6 +147,62 @@ def table(
     return "\n".join(lines)
 
 
+def environments(daemon: dict[str, Any]) -> list[dict[str, Any]]:
+    """The environments a daemon reports (none: an older daemon, serving one)."""
+    envs = daemon.get("environments") if isinstance(daemon, dict) else None
+    return [e for e in envs if isinstance(e, dict)] if isinstance(envs, list) else []
+
+
+def _context_text(env: dict[str, Any]) -> str:
+    context = env.get("context")
+    if not isinstance(context, dict) or not context:
+        return "no AWS variables"
+    return ", ".join(f"{k}={v}" for k, v in sorted(context.items()))
+
+
+def environment_lines(daemon: dict[str, Any], every: bool) -> list[str]:
+    """What to say of the daemon's environments: nothing while it serves only this shell's;
+    else which one is this shell's and how to see the others (``every``: one line each)."""
+    envs = environments(daemon)
+    yours = daemon.get("yours")
+    if not envs or (len(envs) == 1 and yours == envs[0].get("id")):
+        return []
+    lines = []
+    if yours is None:
+        lines.append(
+            "this shell's AWS environment is not served yet: its first 'credhelper process' "
+            "call adds it"
+        )
+    if every:
+        for env in envs:
+            marks = [m for m, on in (("this shell's", env.get("id") == yours),
+                                     ("the daemon's own", env.get("home") is True)) if on]
+            mark = f" ({', '.join(marks)})" if marks else ""
+            lines.append(
+                f"env {env.get('id')}{mark}: {plural(int(env.get('profiles') or 0), 'profile')}; "
+                f"{_context_text(env)}"
+            )
+    else:
+        others = [e for e in envs if e.get("id") != yours]
+        held = sum(int(e.get("profiles") or 0) for e in others)
+        lines.append(
+            f"also serving {plural(len(others), 'other AWS environment')} "
+            f"({plural(held, 'profile')}): 'credhelper status --all' shows them"
+        )
+    return lines
+
+
+def in_scope(reply: dict[str, Any], every: bool) -> list[dict[str, Any]]:
+    """The rows of this shell's environment (``every``: of all of them); all rows from a
+    daemon that names no environments (an older one)."""
+    rows = [r for r in reply.get("profiles", []) if isinstance(r, dict)]
+    daemon = reply.get("daemon")
+    if every or not isinstance(daemon, dict) or not environments(daemon):
+        return rows
+    yours = daemon.get("yours")
+    return [r for r in rows if yours is not None and r.get("environment") == yours]
+
+
 class NoDaemon(CredhelperError):
     """No daemon is running: ``status --json`` still prints its document (exit code 3)."""
 
@@ -152,7 +214,10 @@ NO_DAEMON_EXIT = 3
 def ask_daemon() -> dict[str, Any]:
     """The daemon's status reply; CredhelperError with one clear line otherwise."""
     try:
-        reply = transport.call({"op": "status"}, timeout=TIMEOUT, max_reply=MAX_REPLY)
+        # (with our AWS environment, so that the daemon says which of its environments it is)
+        reply = transport.call(
+            {"op": "status", "context": protocol.context()}, timeout=TIMEOUT, max_reply=MAX_REPLY
+        )
         if not reply.get("ok") and "max_reply" in str(reply.get("error")):
             # A daemon older than this client, which knows no max_reply: ask it as it expects.
             reply = transport.call({"op": "status"}, timeout=TIMEOUT)
@@ -232,7 +297,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     patterns: list[str] = list(getattr(args, "profiles", None) or [])
     only_problems = bool(getattr(args, "problems", False))
     soon = ctx.settings.min_ttl
-    everything = [r for r in reply.get("profiles", []) if isinstance(r, dict)]
+    every = bool(getattr(args, "all", False))
+    everything = in_scope(reply, every)
     rows, unmatched = select(everything, patterns, only_problems, soon)
     summary = summarize(rows, len(everything), soon)
     if args.json:
@@ -248,7 +314,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if getattr(args, "summary", False):
             rows = []
         wide = bool(getattr(args, "wide", False))
-        sys.stdout.write(table(reply, rows, head, wide=wide) + "\n")
+        sys.stdout.write(table(reply, rows, head, wide=wide, every=every) + "\n")
     if unmatched:
         sys.stdout.flush()
         names = ", ".join(repr(p) for p in unmatched)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from credhelper.credentials import Credentials
 from credhelper.daemon.scheduler import Fetched, PromptNeeded
@@ -33,14 +34,26 @@ def no_prompt(request: CodeRequest) -> str:
 
 
 class Fetching:
-    """Builds chains in the daemon's context, never prompting."""
+    """Builds chains in one environment the daemon serves, never prompting: the AWS files
+    found and resolved under ``environ`` (this process's by default, see
+    :mod:`credhelper.daemon.environments`), over the stores of ``ctx``."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(
+        self, ctx: Context, environ: Mapping[str, str] | None = None, caller_keys: bool = False
+    ) -> None:
         self.ctx = ctx
+        self.environ = environ
+        self.caller_keys = caller_keys
         self._files: AwsFiles | None = None
         self._lock = threading.Lock()
         #: How many times the AWS files were parsed (the log says so each time).
         self.parses = 0
+
+    def paths(self) -> tuple[Path, Path]:
+        """The config and credentials files this environment reads (for its watcher)."""
+        from credhelper.awsfiles import paths
+
+        return paths(self.environ)
 
     def files(self, reparse: bool = False) -> AwsFiles:
         """The snapshot of the AWS files as they are now: the one held while the files have
@@ -55,7 +68,7 @@ class Fetching:
         with self._lock:
             files = self._files
             if reparse or files is None or not files.unchanged():
-                files = AwsFiles.load()
+                files = AwsFiles.load(self.environ, self.caller_keys)
                 self._files = files
                 self.parses += 1
                 log.info(

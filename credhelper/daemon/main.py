@@ -18,13 +18,8 @@ import threading
 from credhelper import children, protocol, transport
 from credhelper.context import Context
 from credhelper.daemon import instance
-from credhelper.daemon.fetching import Fetching
-from credhelper.daemon.mfa_warnings import MfaWarnings
-from credhelper.daemon.persistence import Persistence
-from credhelper.daemon.reconcile import Reconciler
-from credhelper.daemon.scheduler import Scheduler
+from credhelper.daemon.environments import Environments
 from credhelper.daemon.server import Server
-from credhelper.daemon.watcher import ConfigWatcher
 from credhelper.errors import CredhelperError
 
 log = logging.getLogger(__name__)
@@ -60,66 +55,34 @@ def _listening_socket(path: str) -> tuple[socket.socket, bool]:
 
 
 class Daemon:
-    """The parts, wired together: the scheduler holds the sessions, fetching resolves them,
-    persistence keeps the index and reloads, reconciliation follows config edits, and the
-    MFA warnings look ahead; ``serve`` runs them until a stop is asked."""
+    """The environments served (each: its sessions, their fetching, reconciliation after
+    config edits, MFA warnings; the daemon's own also its index and reload) and the socket
+    they are served on; ``serve`` runs them until a stop is asked."""
 
     def __init__(self, ctx: Context) -> None:
-        settings = self.settings = ctx.settings
-        self.context = protocol.context()
-        clock = ctx.clock
-        self.fetching = Fetching(ctx)
-        self.scheduler = Scheduler(
-            self.fetching.fetch,
-            settings.min_ttl,
-            settings.idle_timeout,
-            lambda: self.persistence.sessions_changed(),  # called only once serving
-            fetch_timeout=settings.timeout,
-            clock=clock,
-        )
-        self.persistence = Persistence(
-            self.scheduler,
-            ctx.stores.daemon_index,
-            self.fetching.kept,
-            settings.min_ttl,
-            clock,
-            keep=self.fetching.keep,
-        )
-        self.reconciler = Reconciler(self.scheduler, self.fetching)
-        self.mfa_warnings = MfaWarnings(self.scheduler, settings.mfa_warn_before, clock)
+        self.settings = ctx.settings
+        self.environments = Environments(ctx)
 
     async def serve(self, sock: socket.socket, socket_path: str) -> None:
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        server = Server(
-            self.scheduler, self.context, stopping.set, socket_path, self.settings.timeout
-        )
+        server = Server(self.environments, stopping.set, socket_path, self.settings.timeout)
         listener = await asyncio.start_unix_server(
             server.handle, sock=sock, limit=protocol.MAX_MESSAGE, backlog=socket.SOMAXCONN
         )
         log.info("credhelper daemon %d listening on %s", os.getpid(), socket_path)
-        self.reconciler.start()
-        watcher = ConfigWatcher(loop, self.reconciler.on_change)
-        watcher.start()
-        background = [
-            asyncio.ensure_future(self.persistence.run()),
-            asyncio.ensure_future(self.mfa_warnings.run()),
-        ]
+        self.environments.start(loop)
         try:
             await stopping.wait()
         finally:
-            for task in background:
-                task.cancel()
             log.info("stopping")
             listener.close()
-            watcher.stop()
-            self.reconciler.stop()
             killed = children.kill_all()
             if killed:
                 log.info("killed %d source program(s) still running", killed)
-            await self.scheduler.close()
+            await self.environments.close()
 
 
 def _harden() -> None:

@@ -20,7 +20,7 @@ from credhelper import children, deadline
 from credhelper.clock import Clock
 from credhelper.credentials import LAST_RESORT, Credentials, format_time
 from credhelper.daemon import threads
-from credhelper.errors import CredhelperError
+from credhelper.errors import CallerOnly, CredhelperError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ RENEW_GRACE = 3.0
 FETCH_SLACK = 2.0
 
 
-class PromptNeeded(CredhelperError):
+class PromptNeeded(CallerOnly):
     """The chain needs an MFA code; the daemon never prompts, the caller's process does."""
 
 

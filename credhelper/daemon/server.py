@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from credhelper import __version__, protocol
-from credhelper.credentials import abbreviate
-from credhelper.daemon.scheduler import PromptNeeded, Scheduler
-from credhelper.errors import CredhelperError
+from credhelper.daemon.environments import shown
+from credhelper.errors import CallerOnly, CredhelperError
 from credhelper.peercred import peer_uid
+
+if TYPE_CHECKING:
+    from credhelper.daemon.environments import Environment
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +25,27 @@ WRITE_TIMEOUT = 5.0
 REPLY_MARGIN = 0.5
 
 
+class Served(Protocol):
+    """The environments a server answers for (environments.Environments)."""
+
+    def get(self, context: Mapping[str, str]) -> Environment: ...
+
+    def find(self, context: Mapping[str, str]) -> Environment | None: ...
+
+    def all(self) -> list[Environment]: ...
+
+
 class Server:
     def __init__(
         self,
-        scheduler: Scheduler,
-        context: dict[str, str],
+        environments: Served,
         stop: Callable[[], None],
         socket_path: str,
         timeout: float = 30.0,
     ) -> None:
-        self.scheduler = scheduler
+        self.environments = environments
         #: How long a caller that names no time of its own may wait.
         self.timeout = timeout
-        self.context = context
         self._stop = stop
         self.socket_path = socket_path
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
@@ -92,16 +102,15 @@ class Server:
         return await self._handlers[request["op"]](request), request["max_reply"]
 
     async def _get(self, request: dict[str, Any]) -> dict[str, Any]:
-        if request["context"] != self.context:
-            # Another AWS config (or keyring service) than the daemon's: resolve in-process.
-            return {**_error("the daemon serves another AWS configuration"), "fallback": True}
+        # The caller's own AWS environment (its files, endpoints, keyring), whatever ours is.
+        scheduler = self.environments.get(request["context"]).scheduler
         timeout = request["timeout"] if request.get("timeout") is not None else self.timeout
         try:
             # Answer a little before the caller gives up, so that it gets our reason.
-            creds = await self.scheduler.get(
+            creds = await scheduler.get(
                 request["profile"], request["min_ttl"], max(0.0, timeout - REPLY_MARGIN)
             )
-        except PromptNeeded as exc:
+        except CallerOnly as exc:
             return {**_error(exc.line()), "fallback": True}
         except CredhelperError as exc:
             exc.for_profile(request["profile"])
@@ -112,6 +121,15 @@ class Server:
         return reply
 
     async def _status(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Every environment's profiles, each row naming its environment; ``yours``: the
+        caller's environment (None: none serves it yet)."""
+        envs = self.environments.all()
+        home = envs[0] if envs else None
+        yours = self.environments.find(request["context"])
+        now = home.scheduler.clock.time() if home is not None else 0.0
+        rows = [
+            {**row, "environment": env.id} for env in envs for row in env.scheduler.status()
+        ]
         return {
             "v": protocol.PROTOCOL,
             "ok": True,
@@ -119,20 +137,23 @@ class Server:
                 "pid": os.getpid(),
                 "version": __version__,
                 "socket": self.socket_path,
-                "context": {
-                    k: abbreviate(v) if k == "AWS_ACCESS_KEY_ID" else v
-                    for k, v in self.context.items()
-                },
+                "context": shown(home.context) if home is not None else {},
+                "environments": [env.status(now) for env in envs],
+                "yours": yours.id if yours is not None else None,
             },
-            "profiles": self.scheduler.status(),
+            "profiles": rows,
             "clock_skew_seconds": _skew(),
         }
 
     async def _forget(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Drop sessions from memory (after ``credhelper clear`` / ``remove``)."""
+        """Drop sessions from memory (after ``credhelper clear`` / ``remove``), in every
+        environment: dropping one costs a fetch from the keyring at most, keeping a session
+        of a key that was cleared would hand it out."""
         profile = request.get("profile")
-        names = [profile] if profile else list(self.scheduler.sessions)
-        dropped = [name for name in names if self.scheduler.drop(name) is not None]
+        dropped: list[str] = []
+        for env in self.environments.all():
+            names = [profile] if profile else list(env.scheduler.sessions)
+            dropped += [n for n in names if env.scheduler.drop(n) is not None and n not in dropped]
         return {"v": protocol.PROTOCOL, "ok": True, "dropped": dropped}
 
     async def _ping(self, request: dict[str, Any]) -> dict[str, Any]:

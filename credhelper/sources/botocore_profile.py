@@ -75,7 +75,10 @@ class BotocoreProfileProvider:
                         resolver.providers[i] = botocore.credentials.ProcessProvider(
                             profile_name=self.profile,
                             load_config=lambda: self.files.session.full_config,
-                            popen=functools.partial(children.Popen, label=label),
+                            # in the environment the profile was resolved in (a caller's)
+                            popen=functools.partial(
+                                children.Popen, label=label, env=self.files.environ
+                            ),
                         )
                 creds = resolver.load_credentials()
                 if creds is None:

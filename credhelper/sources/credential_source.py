@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+from credhelper.errors import CallerOnly
 from credhelper.providers import Fetched
 from credhelper.sources.botocore_creds import from_botocore, missing
 
@@ -51,11 +51,17 @@ class CredentialSourceProvider:
         material: dict[str, Any] = {"credential_source": self.source.source}
         if self.source.source == "Environment":
             # Other keys in the environment are another identity: never share its sessions.
-            material["key_id"] = os.environ.get("AWS_ACCESS_KEY_ID")
+            material["key_id"] = self.files.environ.get("AWS_ACCESS_KEY_ID")
         return material
 
     def fetch(self) -> Fetched:
         from credhelper.sts import translated_errors
+
+        if self.source.source == "Environment" and self.files.caller_keys:
+            raise CallerOnly(
+                "credential_source Environment: the keys are in the calling process's "
+                "environment, which the daemon does not hold"
+            )
 
         with translated_errors(f"credential_source {self.source.source}"):
             resolver = self.files.credential_resolver(None)

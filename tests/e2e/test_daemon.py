@@ -203,12 +203,13 @@ def test_status_never_shows_a_secret(seed_env, daemon, proxy):
         assert doc["AccessKeyId"] not in text  # logs abbreviate it: ASIA…WXYZ
 
 
-def test_a_caller_with_another_aws_config_is_not_served_the_daemons_session(
+def test_a_caller_with_another_aws_config_is_served_from_its_own_config_never_the_daemons(
     seed_env, daemon, proxy, moto_stack
 ):
     d = daemon()
     ours = process_json(seed_env)
-    # Same profile name, another config file (and so another role): the daemon must not answer.
+    # Same profile name, another config file (and so another role): the daemon must answer
+    # it from that file, in an environment of its own.
     name = unique("other-config")
     arn = moto_stack.create_role(name, moto_stack.seed.user_arn)
     other = seed_env.root / "other-config"
@@ -218,10 +219,11 @@ def test_a_caller_with_another_aws_config_is_not_served_the_daemons_session(
     theirs = process_json(seed_env, AWS_CONFIG_FILE=str(other))
     assert moto_stack.caller_arn(theirs).startswith(f"{SESSION_ARN}/{name}/")
     assert moto_stack.caller_arn(ours).startswith(f"{SESSION_ARN}/{moto_stack.seed.role_name}/")
-    assert [(r["profile"], r["role_arn"]) for r in d.status()["profiles"]] == [
-        (ROLE_PROFILE, moto_stack.seed.role_arn)
-    ]
+    rows = sorted((r["environment"], r["profile"], r["role_arn"]) for r in d.status()["profiles"])
+    assert rows == [(1, ROLE_PROFILE, moto_stack.seed.role_arn), (2, ROLE_PROFILE, arn)]
+    # Both are daemon hits from now on: no STS call, each its own session.
     assert process_json(seed_env) == ours
+    assert process_json(seed_env, AWS_CONFIG_FILE=str(other)) == theirs
     assert proxy.count("AssumeRole") == 2
 
 

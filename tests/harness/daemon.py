@@ -194,13 +194,14 @@ class Daemons:
         self.started.append(proc)
         return proc
 
-    def socket_activated(self, listener: socket.socket) -> DaemonProc:
+    def socket_activated(self, listener: socket.socket, **extra_env: str | None) -> DaemonProc:
         """``credhelper daemon`` handed ``listener`` as fd 3 (LISTEN_FDS=1, LISTEN_PID=pid)."""
         fd = os.dup(listener.fileno())
         try:
             proc = start_daemon(
                 self.env,
                 self.log,
+                extra_env,
                 argv=[sys.executable, "-c", ACTIVATE, str(fd), "credhelper", "daemon"],
                 pass_fds=(fd,),
                 wait=False,

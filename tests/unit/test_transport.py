@@ -47,6 +47,30 @@ class RowsScheduler:
         ]
 
 
+class OneEnvironment:
+    """What the server asks of its environments: one, the daemon's own, holding the rows."""
+
+    def __init__(self, count: int) -> None:
+        from credhelper.clock import Clock
+
+        self.scheduler = RowsScheduler(count)
+        self.scheduler.clock = Clock()  # type: ignore[attr-defined]
+        self.id = 1
+        self.context: dict[str, str] = {}
+
+    def status(self, now: float) -> dict[str, Any]:
+        return {"id": 1, "home": True, "context": {}, "profiles": self.scheduler.count}
+
+    def get(self, context: Any) -> OneEnvironment:
+        return self
+
+    def find(self, context: Any) -> OneEnvironment:
+        return self
+
+    def all(self) -> list[OneEnvironment]:
+        return [self]
+
+
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     os.chmod(tmp_path, 0o700)
@@ -91,7 +115,7 @@ def daemon(folder: Path) -> Iterator[Callable[[int], Path]]:
 
     def start(count: int) -> Path:
         path = folder / protocol.SOCKET_NAME
-        server = Server(RowsScheduler(count), {}, lambda: None, str(path))  # type: ignore[arg-type]
+        server = Server(OneEnvironment(count), lambda: None, str(path))  # type: ignore[arg-type]
         it = serve(path, server.handle)
         next(it)
         started.append(it)
