@@ -174,7 +174,9 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
             process = [credhelper, "process", PROFILE]
             other = work / "other-aws"  # the same files, in a second folder
             other.mkdir()
-            shutil.copy(aws.config_file, other / "config")
+            # (its own sessions: another session name, so another cache key)
+            (other / "config").write_text(aws.config_file.read_text().replace(
+                f"[profile {PROFILE}]\n", f"[profile {PROFILE}]\nrole_session_name = other\n"))
             shutil.copy(aws.credentials_file, other / "credentials")
             other_env = dict(env, AWS_CONFIG_FILE=str(other / "config"),
                              AWS_SHARED_CREDENTIALS_FILE=str(other / "credentials"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from credhelper import transport
 from credhelper.chain import build_chain
 from credhelper.context import Context
 from credhelper.credentials import Credentials, format_time
@@ -31,8 +30,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"MFA session for {chain.mfa_serial} valid until {_until(session)}")
     creds = chain.fetch().credentials
     print(f"profile '{profile}' ready until {_until(creds)}")
-    try:  # a daemon that reported "MFA needed" picks the new session up now
-        transport.call({"op": "forget", "profile": profile}, timeout=5.0)
-    except transport.DaemonUnavailable:
-        pass
+    from credhelper.daemon import client
+
+    client.forget([profile])  # a daemon that reported "MFA needed" picks the new session up now
     return 0

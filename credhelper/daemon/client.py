@@ -6,17 +6,20 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from credhelper import transport
+from credhelper import protocol, transport
 
 log = logging.getLogger(__name__)
 
 
 def forget(profiles: Iterable[str] | None) -> list[str]:
     """Make a running daemon drop sessions from memory (``None``: all); what it dropped."""
+    # (with our AWS environment: the daemon drops what it holds for it, and the same
+    # sessions held for other environments)
+    context = protocol.context()
     if profiles is None:
-        messages: list[dict[str, Any]] = [{"op": "forget"}]
+        messages: list[dict[str, Any]] = [{"op": "forget", "context": context}]
     else:
-        messages = [{"op": "forget", "profile": p} for p in profiles]
+        messages = [{"op": "forget", "profile": p, "context": context} for p in profiles]
     dropped: list[str] = []
     for message in messages:
         try:

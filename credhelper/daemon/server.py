@@ -146,15 +146,33 @@ class Server:
         }
 
     async def _forget(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Drop sessions from memory (after ``credhelper clear`` / ``remove``), in every
-        environment: dropping one costs a fetch from the keyring at most, keeping a session
-        of a key that was cleared would hand it out."""
+        """Drop sessions from memory (after ``credhelper clear`` / ``remove``): in the caller's
+        environment, and wherever another environment holds the same session (the same
+        cache key: the keyring entry the caller just deleted). A caller no environment
+        serves yet: in every environment, to be safe (a fetch from the keyring at most)."""
         profile = request.get("profile")
+        yours = self.environments.find(request["context"])
+        envs = self.environments.all()
         dropped: list[str] = []
-        for env in self.environments.all():
-            names = [profile] if profile else list(env.scheduler.sessions)
-            dropped += [n for n in names if env.scheduler.drop(n) is not None and n not in dropped]
-        return {"v": protocol.PROTOCOL, "ok": True, "dropped": dropped}
+        if yours is None:
+            for env in envs:
+                names = [profile] if profile else list(env.scheduler.sessions)
+                dropped += [n for n in names if env.scheduler.drop(n) is not None]
+        else:
+            names = [profile] if profile else list(yours.scheduler.sessions)
+            keys = set()
+            for name in names:
+                session = yours.scheduler.drop(name)
+                if session is not None:
+                    dropped.append(name)
+                    keys.add(session.key)
+            for env in envs:
+                if env is not yours:
+                    for name, session in list(env.scheduler.sessions.items()):
+                        if session.key and session.key in keys:
+                            env.scheduler.drop(name)
+                            dropped.append(name)
+        return {"v": protocol.PROTOCOL, "ok": True, "dropped": sorted(set(dropped))}
 
     async def _ping(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"v": protocol.PROTOCOL, "ok": True, "pid": os.getpid(), "version": __version__}

@@ -105,6 +105,13 @@ def test_a_caller_with_another_config_folder_is_served_by_the_daemon_at_hit_spee
     assert f"env 2: 1 profile; AWS_CONFIG_FILE={theirs_env['AWS_CONFIG_FILE']}" in every
     assert "serving environment 2: AWS_CONFIG_FILE=" in d.log()
 
+    # `clear` in one shell drops that shell's session, not the other environment's own.
+    cleared = seed_env.run(["credhelper", "clear", SEED_ROLE])
+    assert cleared.returncode == 0, cleared.stderr
+    assert [r["environment"] for r in d.status()["profiles"]] == [2]
+    assert launcher_call(seed_env, **theirs_env).stdout == first.stdout
+    assert proxy.count("AssumeRole") == 2
+
 
 def test_a_daemon_started_with_no_aws_variables_serves_a_shell_that_sets_them(
     seed_env, daemon, proxy
