@@ -53,6 +53,47 @@ def _parser() -> argparse.ArgumentParser:
         help="neither ask nor start the background daemon (same as CREDHELPER_NO_DAEMON=1)",
     )
 
+    x = sub.add_parser(
+        "exec",
+        parents=[common],
+        help="run a command with a role's credentials, renewed for as long as it runs",
+        description="Run COMMAND with PROFILE's role. By default it gets a container-credentials "
+        "endpoint served by the daemon (AWS_CONTAINER_CREDENTIALS_FULL_URI and a token of its "
+        "own, revoked when it ends), so every SDK in it asks again before a session ends; "
+        "--env gives plain AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN variables "
+        "instead. AWS_PROFILE and other credential variables are removed, AWS_REGION comes "
+        "from the profile, and the exit status is the command's.",
+    )
+    x.add_argument("profile", metavar="PROFILE")
+    x.add_argument(
+        "--env",
+        action="store_true",
+        help="plain credential variables (one session, with AWS_CREDENTIAL_EXPIRATION)",
+    )
+    x.add_argument(
+        "--nest",
+        action="store_true",
+        help="allow it inside another 'credhelper exec' of a different profile",
+    )
+    x.add_argument("argv", metavar="COMMAND", nargs=argparse.REMAINDER)
+
+    sv = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve a role's credentials to containers and other programs over HTTP",
+        description="Serve PROFILE's sessions as a container-credentials endpoint until "
+        "interrupted, and print the two variables to give a program "
+        "(AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN). Loopback "
+        "only unless --bind names another address.",
+    )
+    sv.add_argument("profile", metavar="PROFILE")
+    sv.add_argument(
+        "--port", type=int, default=0, metavar="N", help="the port (default: any free one)"
+    )
+    sv.add_argument(
+        "--bind", default="127.0.0.1", metavar="ADDR", help="the address (default 127.0.0.1)"
+    )
+
     d = sub.add_parser(
         "daemon",
         parents=[common],

@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT = 30.0
 MAX_MESSAGE = 64 * 1024
 #: The most a client may ask a reply to be (``max_reply``): 5,000 status rows take ~2.5 MB.
 MAX_REPLY = 64 * 1024 * 1024
-OPS = ("get", "status", "stop", "ping", "forget")
+OPS = ("get", "status", "stop", "ping", "forget", "endpoint")
 #: Environment variables that change what a profile resolves to. A daemon answers only
 #: callers whose values match its own; others resolve in-process (correct, just slower).
 CONTEXT_VARS = (
@@ -138,7 +138,8 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
     if op not in OPS:
         raise ProtocolError(f"unknown op {_short(op)}")
     unknown = set(doc) - {
-        "v", "op", "profile", "min_ttl", "context", "timeout", "max_reply", "process_line"
+        "v", "op", "profile", "min_ttl", "context", "timeout", "max_reply", "process_line",
+        "bind", "port",
     }
     if unknown:
         raise ProtocolError(f"unknown fields {_short(sorted(unknown))}")
@@ -148,6 +149,19 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
         if profile is not None and (not isinstance(profile, str) or not 0 < len(profile) <= 256):
             raise ProtocolError("profile must be a string of 1 to 256 characters")
         out["profile"] = profile
+    if op == "endpoint":  # a container-credentials endpoint, held while the connection is
+        profile = doc.get("profile")
+        if not isinstance(profile, str) or not 0 < len(profile) <= 256 or not profile.isprintable():
+            raise ProtocolError("profile must be a printable string of 1 to 256 characters")
+        out["profile"] = profile
+        out["timeout"] = _seconds(doc, "timeout", 0, 86400)
+        bind = doc.get("bind", "127.0.0.1")
+        if not isinstance(bind, str) or not 0 < len(bind) <= 64:
+            raise ProtocolError("bind must be an IP address")
+        port = doc.get("port", 0)
+        if type(port) is not int or not 0 <= port <= 65535:
+            raise ProtocolError("port must be a whole number from 0 to 65535")
+        out["bind"], out["port"] = bind, port
     if op == "get":
         profile = doc.get("profile")
         if not isinstance(profile, str) or not 0 < len(profile) <= 256 or not profile.isprintable():

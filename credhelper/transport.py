@@ -124,12 +124,41 @@ def call(
     if max_reply != MAX_MESSAGE:
         message = {**message, "max_reply": max_reply}
     end = time.monotonic() + timeout
+    sock = _open(path, timeout)
     try:
-        sock = _connect(path or socket_path(), timeout)
+        return _request(sock, message, end, timeout, max_reply)
+    finally:
+        sock.close()
+
+
+def hold(
+    message: dict[str, Any], timeout: float = 5.0, path: str | None = None
+) -> tuple[dict[str, Any], socket.socket]:
+    """Send one request and return its reply with the connection left open: what the daemon
+    granted (``credhelper exec``'s endpoint) lasts until the caller closes it, or dies."""
+    end = time.monotonic() + timeout
+    sock = _open(path, timeout)
+    try:
+        reply = _request(sock, message, end, timeout, MAX_MESSAGE)
+    except BaseException:
+        sock.close()
+        raise
+    sock.settimeout(None)
+    return reply, sock
+
+
+def _open(path: str | None, timeout: float) -> socket.socket:
+    try:
+        return _connect(path or socket_path(), timeout)
     except DaemonUnavailable:
         raise
     except OSError as exc:
         raise DaemonUnavailable(str(exc)) from None
+
+
+def _request(
+    sock: socket.socket, message: dict[str, Any], end: float, timeout: float, max_reply: int
+) -> dict[str, Any]:
     try:
         sock.settimeout(max(0.05, end - time.monotonic()))
         sock.sendall(encode({"v": PROTOCOL, **message}))
@@ -155,5 +184,3 @@ def call(
         raise BadReply(f"unreadable reply from the daemon: {exc}") from None
     except OSError as exc:
         raise DaemonUnavailable(str(exc)) from None
-    finally:
-        sock.close()

@@ -96,6 +96,8 @@ class Environment:
     #: The daemon's own environment only: the index of profiles reloaded after a restart.
     persistence: Persistence | None = None
     last_used: float = 0.0
+    #: Endpoint grants (``credhelper exec``/``serve``) open on it: it is in use meanwhile.
+    grants: int = 0
     _tasks: list[asyncio.Future[Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -121,7 +123,9 @@ class Environment:
 
     def idle_for(self, now: float) -> float:
         """How long it has held no session and been asked nothing (0: it is in use)."""
-        return 0.0 if self.scheduler.sessions else max(0.0, now - self.last_used)
+        if self.scheduler.sessions or self.grants:
+            return 0.0
+        return max(0.0, now - self.last_used)
 
     def status(self, now: float) -> dict[str, Any]:
         return {
@@ -213,11 +217,9 @@ class Environments:
         """The environment serving ``context``: the one held, or a new one (started)."""
         env = self._by_key.get(_key(context))
         if env is None:
-            if len(self._by_key) >= self.limit:
-                self._drop(min(
-                    (e for e in self._by_key.values() if not e.home),
-                    key=lambda e: e.last_used,
-                ), "to make room for another")
+            spare = [e for e in self._by_key.values() if not e.home and not e.grants]
+            if len(self._by_key) >= self.limit and spare:  # (all granted: over the limit)
+                self._drop(min(spare, key=lambda e: e.last_used), "to make room for another")
             env = self._build(dict(context))
             log.info(
                 "serving environment %d: %s",

@@ -18,6 +18,7 @@ import threading
 from credhelper import children, protocol, transport
 from credhelper.context import Context
 from credhelper.daemon import instance
+from credhelper.daemon.endpoint import Endpoint
 from credhelper.daemon.environments import Environments
 from credhelper.daemon.server import Server
 from credhelper.errors import CredhelperError
@@ -68,7 +69,10 @@ class Daemon:
         stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        server = Server(self.environments, stopping.set, socket_path, self.settings.timeout)
+        endpoint = Endpoint(self.settings.min_ttl, self.settings.timeout)
+        server = Server(
+            self.environments, stopping.set, socket_path, self.settings.timeout, endpoint
+        )
         listener = await asyncio.start_unix_server(
             server.handle, sock=sock, limit=protocol.MAX_MESSAGE, backlog=socket.SOMAXCONN
         )
@@ -79,6 +83,7 @@ class Daemon:
         finally:
             log.info("stopping")
             listener.close()
+            await endpoint.close()
             killed = children.kill_all()
             if killed:
                 log.info("killed %d source program(s) still running", killed)

@@ -13,12 +13,15 @@ from credhelper.errors import CallerOnly, CredhelperError
 from credhelper.peercred import peer_uid
 
 if TYPE_CHECKING:
+    from credhelper.daemon.endpoint import Endpoint, Grant
     from credhelper.daemon.environments import Environment
 
 log = logging.getLogger(__name__)
 
 #: A key of a reply that is never sent: "encode this hit in the process_line layout".
 _PROCESS_LINE = "_process_line"
+#: A key of a reply that is never sent: the endpoint grant held until the client hangs up.
+_HOLD = "_hold"
 
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
@@ -42,8 +45,10 @@ class Server:
         stop: Callable[[], None],
         socket_path: str,
         timeout: float = 30.0,
+        endpoint: Endpoint | None = None,
     ) -> None:
         self.environments = environments
+        self.endpoint = endpoint
         #: How long a caller that names no time of its own may wait.
         self.timeout = timeout
         self._stop = stop
@@ -54,6 +59,7 @@ class Server:
             "ping": self._ping,
             "stop": self._stop_op,
             "forget": self._forget,
+            "endpoint": self._endpoint,
         }
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -64,6 +70,9 @@ class Server:
                 log.warning("refused a connection from uid %d", uid)
                 return
             reply, limit = await self._answer(reader)
+            held: Grant | None = reply.pop(_HOLD, None)
+            if held is not None:
+                return await self._hold(held, reply, reader, writer)
             try:
                 if reply.pop(_PROCESS_LINE, False) and reply.get("ok"):
                     data = protocol.encode_hit(reply["credentials"])
@@ -119,6 +128,51 @@ class Server:
         if request["process_line"]:
             reply[_PROCESS_LINE] = True
         return reply
+
+    async def _endpoint(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A container-credentials endpoint for a profile (``credhelper exec``, ``serve``):
+        its session fetched first (an error is the caller's now, not its command's later),
+        then a grant, held while the connection stays open."""
+        if self.endpoint is None:
+            return _error("this daemon serves no endpoint")
+        env = self.environments.get(request["context"])
+        timeout = request["timeout"] if request.get("timeout") is not None else self.timeout
+        try:
+            await env.scheduler.get(request["profile"], None, max(0.0, timeout - REPLY_MARGIN))
+            grant = await self.endpoint.grant(
+                env, request["profile"], request["bind"], request["port"]
+            )
+        except CallerOnly as exc:
+            return {**_error(exc.line()), "fallback": True}
+        except CredhelperError as exc:
+            exc.for_profile(request["profile"])
+            return {**_error(exc.line()), "exit_code": exc.exit_code}
+        return {
+            "v": protocol.PROTOCOL,
+            "ok": True,
+            "url": grant.url,
+            "token": grant.token,
+            _HOLD: grant,
+        }
+
+    async def _hold(
+        self,
+        grant: Grant,
+        reply: dict[str, Any],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Send the grant, then keep it until the client hangs up (or the daemon stops)."""
+        assert self.endpoint is not None
+        try:
+            writer.write(protocol.encode(reply))
+            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            while await reader.read(4096):
+                pass  # nothing more is expected; EOF (or an error) ends the grant
+        except (ConnectionError, asyncio.TimeoutError, OSError):
+            pass
+        finally:
+            self.endpoint.revoke(grant)
 
     async def _status(self, request: dict[str, Any]) -> dict[str, Any]:
         """Every environment's profiles, each row naming its environment; ``yours``: the
