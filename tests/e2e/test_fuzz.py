@@ -10,8 +10,9 @@ recording proxy, the real Secret Service) with hypothesis.
 2. Request frames close to valid ones: wrong types, extra fields, extreme numbers, odd
    profile names, nested contexts, several requests in one frame, frames dribbled in small
    writes, half-closed and abandoned connections. Every frame gets one JSON line (or, when the
-   client stopped listening, nothing), quickly; only a well-formed request that carries the
-   daemon's context ever sees credentials.
+   client stopped listening, nothing), quickly; only a well-formed ``get`` ever sees
+   credentials: with the daemon's own context, the session it holds; with another (the
+   daemon serves every caller's environment), that environment's, or one error line.
 
 A summary of how many examples ran is printed (to the terminal, past pytest's capture).
 """
@@ -794,9 +795,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return dict(pairs)
 
 
-def is_served(frame: bytes, context: dict[str, str]) -> bool:
+def is_served(frame: bytes, context: dict[str, str] | None) -> bool:
     """Whether the daemon may hand credentials for ``frame``: its first line is a complete,
-    well-formed ``get`` of the seed profile that carries exactly the daemon's context, by the
+    well-formed ``get`` of the seed profile that carries exactly ``context`` (None: any
+    well-formed context, a caller's environment the daemon then serves too), by the
     protocol's rules (``credhelper.protocol``'s docstring), decided here with the standard JSON
     parser and duplicate keys refused, not by asking the product's own validator."""
     line, newline, _ = frame.partition(b"\n")
@@ -816,7 +818,16 @@ def is_served(frame: bytes, context: dict[str, str]) -> bool:
         and doc.get("profile") == ROLE_PROFILE
         # any finite min_ttl >= 0: one valid in-process is never refused by the daemon
         and (min_ttl is None or (type(min_ttl) in (int, float) and _finite(min_ttl) >= 0))
-        and doc.get("context") == context
+        and (doc.get("context") == context if context is not None else _a_context(doc))
+    )
+
+
+def _a_context(doc: dict[str, Any]) -> bool:
+    """A context the protocol takes: known variable names to strings of at most 4096."""
+    value = doc.get("context", {})
+    return isinstance(value, dict) and all(
+        k in protocol.CONTEXT_VARS and isinstance(v, str) and len(v) <= 4096
+        for k, v in value.items()
     )
 
 
@@ -902,6 +913,11 @@ def test_near_valid_frames_get_one_answer_and_never_credentials(
                 COUNTS["served"] += 1
                 assert reply["ok"], reply
                 check_document(reply["credentials"])
+            elif is_served(frame, None):  # another caller environment: its own answer
+                COUNTS["other environment"] += 1
+                assert reply["ok"] or isinstance(reply["error"], str), reply
+                if reply["ok"]:
+                    check_document(reply["credentials"])
             else:
                 assert "credentials" not in reply, reply
                 assert reply["ok"] or isinstance(reply["error"], str), reply
