@@ -188,9 +188,14 @@ def _foreign_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+#: The longest detail :func:`describe` keeps (characters, ``...`` included).
+DETAIL_LIMIT = 100
+
+
 def describe(exc: BaseException) -> str:
-    """One short line naming an error and its first line of detail."""
+    """One short line naming an error and its first line of detail, cut at a word (the
+    no-keyring warning quotes it: a word cut in half reads as a different word)."""
+    from credhelper.present import shorten  # only on a failure: not on the hot path
+
     detail = (str(exc).splitlines() or ["no detail"])[0]
-    if len(detail) > 100:
-        detail = detail[:97] + "..."
-    return f"{type(exc).__name__}: {detail}"
+    return f"{type(exc).__name__}: {shorten(detail, DETAIL_LIMIT)}"

@@ -446,3 +446,24 @@ def test_a_write_that_is_due_goes_through_and_recovers():
     clock.now += 1.0
     assert entries.write("a", {"v": 2})
     assert entries.recoveries == 1 and json.loads(backend.items[("svc", "a")])["v"] == 2
+
+
+def test_a_long_keyring_error_is_cut_at_a_word_in_the_warning(caplog):
+    detail = (
+        "Failed to unlock the collection: the Secret Service at org.freedesktop.secrets has "
+        "not answered the unlock prompt before its deadline, so nothing was unlocked"
+    )
+    error = keyring.errors.KeyringLocked(detail + "\nsecond line")
+    stores = open_stores(SETTINGS, KeyringBackend(LibraryRing(error)))
+    with caplog.at_level(logging.WARNING):
+        assert stores.sessions.get("k") is None
+    problem = stores.entries.problem
+    assert problem is not None and problem.startswith("KeyringLocked: Failed to unlock")
+    shown = problem.removeprefix("KeyringLocked: ")
+    assert shown.endswith("...") and len(shown) <= 100, shown
+    kept = shown.removesuffix("...")
+    # whole words only: what is kept is followed by a space in the detail, and ends a word
+    assert detail.startswith(kept) and detail[len(kept)] == " ", kept
+    assert kept[-1].isalnum()
+    warning = next(r.getMessage() for r in caplog.records if WARNING in r.getMessage())
+    assert f"({problem}); nothing is cached" in warning
