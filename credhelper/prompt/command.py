@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import subprocess
 import threading
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 #: The longest stderr line passed on (a runaway command must not flood the terminal).
 LINE_LIMIT = 400
+
+#: What looks like an MFA code: a run of 6 to 8 digits, no digit either side (an account ID's
+#: 12 digits are not one).
+_CODE = re.compile(r"(?<![0-9])[0-9]{6,8}(?![0-9])")
 
 
 def ask(request: CodeRequest, timeout: float) -> str:
@@ -92,7 +97,7 @@ def _pass_on(stream: IO[str], profile: str, terminal: int | None) -> None:
     """Each stderr line as it comes: on the terminal when there is one, else in the log and
     as a desktop notification."""
     for line in iter(stream.readline, ""):
-        text = line.rstrip()[:LINE_LIMIT]
+        text = redact(line.rstrip())[:LINE_LIMIT]  # hidden before the cut: no code half kept
         if not text:
             continue
         if terminal is not None:
@@ -105,3 +110,9 @@ def _pass_on(stream: IO[str], profile: str, terminal: int | None) -> None:
         from credhelper.daemon.notify import notify
 
         notify("credhelper: MFA", f"{profile}: {text}")
+
+
+def redact(text: str) -> str:
+    """``text`` with each run of digits that could be an MFA code replaced by ``******``: a
+    command that prints the code on stderr too must not leave it in a log or a notification."""
+    return _CODE.sub("******", text)
