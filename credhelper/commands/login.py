@@ -11,13 +11,14 @@ import argparse
 from credhelper.chain import build_chain
 from credhelper.context import Context
 from credhelper.credentials import Credentials, format_time
-from credhelper.present import duration
+from credhelper.present import duration, local_time
 
 
 def _until(creds: Credentials) -> str:
+    """When ``creds`` end, for a person: local time with its zone (as ``list`` shows it)."""
     if creds.expiration is None:
         return "never"
-    return f"{format_time(creds.expiration)} ({duration(creds.seconds_left())} left)"
+    return f"{local_time(format_time(creds.expiration))} ({duration(creds.seconds_left())} left)"
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

@@ -53,3 +53,17 @@ def test_table_shortens_the_last_column_at_a_word():
     assert present.table(rows)[1].endswith("nine ten")  # no width: whole
     # too little room left for the last column: whole rather than unreadable
     assert present.table(rows, width=16)[1].endswith("nine ten")
+
+
+def test_login_says_until_when_in_local_time(tokyo):
+    from datetime import datetime, timedelta, timezone
+
+    from credhelper.commands import login
+    from credhelper.credentials import Credentials
+
+    end = datetime(2026, 11, 28, 14, 3, 51, tzinfo=timezone.utc)
+    creds = Credentials("ASIAEXAMPLEEXAMPLE12", "s" * 40, "t", end, end - timedelta(hours=1))
+    assert login._until(creds).startswith("Nov 28 23:03 JST (")
+    assert "Z" not in login._until(creds)
+    long_term = Credentials("AKIAEXAMPLEEXAMPLE12", "s" * 40)
+    assert login._until(long_term) == "never"
