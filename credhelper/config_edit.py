@@ -19,6 +19,13 @@ from credhelper.errors import CredhelperError
 _HEADER = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$")
 
+#: The comment ``wire`` writes under the section header, then naming the settings it carried
+#: (``..., and its region, output``): those lines are wire's, and a later ``wire`` rewrites them
+#: from the role profile; every other line of the section is the user's. A comment without the
+#: list (wire before it kept one) owns none.
+_MARK = "# added by credhelper wire: credentials of role profile "
+_MARK_LINE = re.compile("^" + re.escape(_MARK) + r"(\S+?)(?:, and its (.+))?$")
+
 
 def executable() -> list[str]:
     """An absolute command for credhelper: botocore does not expand ``~`` or search PATH
@@ -179,6 +186,134 @@ def _last_key_line(lines: list[str], section: Section) -> int:
     return end
 
 
+def _top_keys(lines: list[str]) -> list[str]:
+    """The keys that start a setting (not an indented sub-line), in order, once each."""
+    keys = [m.group(1) for line in lines if not line[:1].isspace() and (m := _KEY.match(line))]
+    return list(dict.fromkeys(keys))
+
+
+def _without(settings: list[str], keys: set[str]) -> list[str]:
+    """``settings`` less the ones named in ``keys`` (each with its indented sub-lines)."""
+    kept: list[str] = []
+    keep = True
+    for line in settings:
+        if not line[:1].isspace():
+            key = _KEY.match(line)
+            keep = key is None or key.group(1) not in keys
+        if keep:
+            kept.append(line)
+    return kept
+
+
+def _block(settings: list[str], region: str | None, theirs: set[str]) -> list[str]:
+    """What wire writes after credential_process: ``region`` unless the settings carry one,
+    then the settings; less the keys the user set in the wired profile (``theirs``: the
+    user's win, and a key twice in a section is an error for botocore's parser)."""
+    settings = _without(settings, theirs)
+    block: list[str] = []
+    if region and "region" not in theirs and "region" not in _top_keys(settings):
+        block.append(f"region = {region}")
+    return block + settings
+
+
+def _mark(profile: str, block: list[str]) -> str:
+    keys = _top_keys(block)
+    return _MARK + profile + (f", and its {', '.join(keys)}" if keys else "")
+
+
+def _groups(lines: list[str]) -> dict[str, list[str]]:
+    """Each top-level key's value and sub-lines, whitespace aside: to compare settings."""
+    groups: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        bare = line.rstrip("\r\n")
+        if not bare.strip() or bare.lstrip().startswith(("#", ";")):
+            continue
+        key = _KEY.match(bare)
+        if not bare[:1].isspace():
+            current = None if key is None else groups.setdefault(key.group(1), [key.group(2)])
+        elif current is not None:
+            current.append(" ".join(bare.split()))
+    return groups
+
+
+@dataclass
+class Wired:
+    """What :func:`wire` did."""
+
+    action: str  # 'added' or 'updated'
+    #: Carried settings a later wire rewrote: changed, new or gone in the role profile.
+    refreshed: list[str]
+    #: The role profile's settings that the wired profile holds otherwise in lines wire did
+    #: not write (the user's, or those of an older wire, which noted none): left as they are.
+    kept: list[str]
+
+
+def _refresh(
+    lines: list[str],
+    section: Section,
+    profile: str,
+    settings: list[str],
+    region: str | None,
+    newline: str,
+) -> tuple[list[str], list[str]]:
+    """Rewrite in ``lines`` the settings wire carried into ``section`` (the keys its comment
+    names) from the role profile's ``settings`` and ``region`` now; every other line stays
+    as it is. Returns the keys rewritten, and the role profile's keys that the section holds
+    otherwise in lines that are not wire's (see :attr:`Wired.kept`)."""
+    body = range(section.start + 1, section.end)
+    mark = next((i for i in body if _MARK_LINE.match(lines[i].rstrip("\r\n"))), None)
+    owned: set[str] = set()
+    if mark is not None:
+        listed = _MARK_LINE.match(lines[mark].rstrip("\r\n"))
+        assert listed is not None
+        owned = {k.strip() for k in (listed.group(2) or "").split(",")} - {""}
+    wires: list[int] = []  # the lines wire wrote, by index
+    theirs: set[str] = set()
+    inside = False
+    for i in body:
+        bare = lines[i].rstrip("\r\n")
+        if not bare.strip() or bare.lstrip().startswith(("#", ";")):
+            continue
+        if not bare[:1].isspace():
+            key = _KEY.match(bare)
+            inside = key is not None and key.group(1) in owned
+            if key is not None and not inside and key.group(1) != "credential_process":
+                theirs.add(key.group(1))
+        if inside:
+            wires.append(i)
+    new = _block(settings, region, theirs)
+    held = _groups(lines[section.start + 1 : section.end])
+    kept = [
+        k
+        for k, v in _groups(_block(settings, region, set())).items()
+        if k in theirs and held[k] != v
+    ]
+    old = [lines[i].rstrip("\r\n") for i in wires]
+    mark_text = _mark(profile, new)
+    if old == new and (lines[mark].rstrip("\r\n") == mark_text if mark is not None else not new):
+        return [], kept
+    before, after = _groups(old), _groups(new)
+    refreshed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    credential_process = section.keys["credential_process"][0]
+    out: list[str] = []
+    for i in range(section.start, section.end):
+        if i in wires:
+            continue
+        line = lines[i]
+        if i == mark:
+            line = mark_text + (line[len(line.rstrip("\r\n")) :] or newline)
+        out.append(line)
+        if i == section.start and mark is None:
+            out.append(mark_text + newline)
+        if i == credential_process and new:
+            if not line.endswith(("\n", "\r")):
+                out[-1] = line + newline  # it was the file's last line
+            out.extend(setting + newline for setting in new)
+    lines[section.start : section.end] = out
+    return refreshed, kept
+
+
 def _ours(section: Section) -> bool:
     current = section.keys.get("credential_process")
     return current is not None and is_ours(current[1]) and "role_arn" not in section.keys
@@ -216,12 +351,14 @@ def unwire(path: Path, name: str) -> bool:
 
 def wire(
     path: Path, profile: str, as_name: str, region: str | None, settings: list[str] | None = None
-) -> str:
-    """Add or update ``as_name`` in the config file ``path``; returns 'added' or 'updated'.
+) -> Wired:
+    """Add or update ``as_name`` in the config file ``path``.
 
     ``settings``: lines carried from the role profile (see :func:`carried`), written after
-    credential_process when the profile is added; ``region`` is written when they hold none.
-    A second run with the same install leaves the file byte for byte."""
+    credential_process; ``region`` is written when they hold none. A later run rewrites
+    credential_process and the settings wire wrote (as the role profile has them now), and
+    keeps every line the user added. A second run with nothing changed leaves the file byte
+    for byte."""
     if as_name == profile:
         raise CredhelperError(
             f"cannot wire '{profile}' onto itself: its role_arn would take precedence",
@@ -229,26 +366,27 @@ def wire(
             profile=profile,
         )
     command = shlex.join(process_command(profile))
+    settings = settings or []
     raw = path.read_bytes() if path.exists() else b""
     newline = "\r\n" if b"\r\n" in raw else "\n"
     text = raw.decode("utf-8")
     lines = text.splitlines(keepends=True)
     section = find_section(lines, as_name)
+    refreshed: list[str] = []
+    kept: list[str] = []
     if section is None:
         separator = newline if text.strip() else ""
         if text and not text.endswith(("\n", "\r")):
             # no blank line then, so that unwire can tell and give the file back as it was
             text += newline
             separator = ""
+        settings = _block(settings, region, set())
         block = [
             f"[{section_name(as_name)}]",
-            f"# added by credhelper wire: credentials of role profile {profile}",
+            _mark(profile, settings),
             f"credential_process = {command}",
+            *settings,
         ]
-        settings = settings or []
-        if region and not any(re.match(r"region\s*=", line) for line in settings):
-            block.append(f"region = {region}")
-        block.extend(settings)
         text += separator + newline.join(block) + newline
         action = "added"
     else:
@@ -263,7 +401,8 @@ def wire(
         old = lines[index]
         ending = old[len(old.rstrip("\r\n")) :]
         lines[index] = f"credential_process = {command}{ending or newline}"
+        refreshed, kept = _refresh(lines, section, profile, settings, region, newline)
         text = "".join(lines)
         action = "updated"
     atomic.write(path, text.encode("utf-8"))
-    return action
+    return Wired(action, refreshed, kept)

@@ -6,10 +6,13 @@ the file stays byte for byte."""
 from __future__ import annotations
 
 import argparse
+import logging
 
 from credhelper import config_edit, profiles
 from credhelper.context import Context
 from credhelper.errors import CredhelperError
+
+log = logging.getLogger(__name__)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -36,9 +39,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     config = files.config_file
     lines = config.read_text("utf-8").splitlines() if config.exists() else []
     settings = config_edit.carried(lines, profile)
-    action = config_edit.wire(config, profile, name, region, settings)
+    wired = config_edit.wire(config, profile, name, region, settings)
+    fresh = f" (afresh from '{profile}': {', '.join(wired.refreshed)})" if wired.refreshed else ""
     print(
-        f"{action} profile '{name}' in {files.config_file}: credential_process runs "
-        f"credhelper for '{profile}'. Try: aws sts get-caller-identity --profile {name}"
+        f"{wired.action} profile '{name}' in {files.config_file}{fresh}: credential_process "
+        f"runs credhelper for '{profile}'. Try: aws sts get-caller-identity --profile {name}"
     )
+    if wired.kept:
+        # Lines wire did not write are the user's (or an older wire's, which noted none).
+        log.warning(
+            "note: [%s] has its own %s, unlike role profile '%s' now; wire leaves the lines it "
+            "did not write as they are: to take the role profile's, delete yours and wire again",
+            config_edit.section_name(name),
+            ", ".join(wired.kept),
+            profile,
+        )
     return 0
