@@ -6,6 +6,7 @@ renewed several times while the commands run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -320,3 +321,27 @@ def test_an_unknown_profile_is_one_line(seed_env, daemon, flag):
     assert result.returncode == 1 and result.stdout == ""
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("credhelper: profile 'nope': ")
+
+
+def test_a_killed_exec_takes_its_token_with_it(seed_env, daemon):
+    """kill -9 of exec (its command left running, orphaned): the grant lived on exec's
+    connection to the daemon, so the token stops working at once."""
+    daemon()
+    show = (
+        'echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI $AWS_CONTAINER_AUTHORIZATION_TOKEN"; '
+        "exec sleep 60"
+    )
+    proc = subprocess.Popen(
+        ["credhelper", "exec", SEED_ROLE, "--", "sh", "-c", show], env=seed_env.env_with(),
+        cwd=seed_env.root, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url, token = proc.stdout.readline().split()
+        assert get(url, token)[0] == 200
+        proc.kill()  # exec only: its command lives on
+        proc.wait(10)
+        wait_until(lambda: _refused(url, token), 10, what="the token to stop working")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphaned command
