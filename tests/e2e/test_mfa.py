@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -280,3 +281,15 @@ def test_mfa_process_stderr_shows_on_the_terminal_while_the_code_is_awaited(
     assert "assumed-role/s3fullaccess-user1/mfa-a" in transcript
     gst = next(c for c in proxy.calls if c.action == "GetSessionToken")
     assert gst.params.get("TokenCode") == "123456"
+
+
+def test_exec_asks_the_code_once_then_the_daemon_serves_its_command(mfa_env, proxy):
+    """The daemon never prompts: exec types the code in its own process (here, through
+    mfa_process) and the daemon serves the command from the MFA session that cached."""
+    script = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+    for profile in ("mfa-role", "mfa-role-2"):  # one MFA device: one code for both
+        result = mfa_env.run(["credhelper", "exec", profile, "--", sys.executable, "-c", script])
+        assert result.returncode == 0, result.stderr
+        assert "assumed-role" in result.stdout
+    assert (prompts(mfa_env), proxy.count("GetSessionToken")) == (1, 1)
+    assert mfa_env.run(["credhelper", "status", "--json"]).returncode == 0  # a daemon runs
