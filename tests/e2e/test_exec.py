@@ -127,20 +127,12 @@ def test_every_sdk_run_by_exec_goes_across_renewals_without_an_expired_credentia
     assert "endpoint grant" in d.log()
 
 
+#: The command: shows its AWS environment, then waits (the test asks the endpoint meanwhile).
 PROBE = """
-import json, os, sys, urllib.request, urllib.error
-url = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
-token = os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
-def get(auth):
-    request = urllib.request.Request(url, headers={"Authorization": auth} if auth else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-print(json.dumps({"url": url, "token": token, "none": get(None), "wrong": get(token[:-1] + "x"),
-                  "right": get(token), "env": {k: v for k, v in os.environ.items()
-                                               if k.startswith(("AWS_", "CREDHELPER_EXEC"))}}))
+import json, os, sys
+print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(("AWS_", "CREDHELPER_"))}))
+sys.stdout.flush()
+sys.stdin.readline()
 """
 
 
@@ -157,33 +149,42 @@ def test_the_endpoint_needs_the_token_and_ends_with_the_command(
     seed_env, daemon, proxy, moto_stack
 ):
     d = daemon()
-    result = exec_cmd(
-        seed_env, SEED_ROLE, sys.executable, "-c", PROBE,
-        AWS_PROFILE="account1", AWS_ACCESS_KEY_ID="AKIAOTHEROTHEROTHER1",
-        AWS_SECRET_ACCESS_KEY="other", AWS_REGION="eu-west-3",
+    command = subprocess.Popen(
+        ["credhelper", "exec", SEED_ROLE, "--", sys.executable, "-c", PROBE],
+        env=seed_env.env_with(
+            AWS_PROFILE="account1", AWS_ACCESS_KEY_ID="AKIAOTHEROTHEROTHER1",
+            AWS_SECRET_ACCESS_KEY="other", AWS_REGION="eu-west-3",
+        ),
+        cwd=seed_env.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
-    for refused in ("none", "wrong"):
-        status, body = out[refused]
-        assert status == 401 and "AccessKeyId" not in body and "Token" not in json.loads(body)
-    status, body = out["right"]
-    creds = json.loads(body)
-    assert status == 200 and set(creds) == {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
-    doc = {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"],
-           "SessionToken": creds["Token"]}  # fmt: skip
-    assert f"/{moto_stack.seed.role_name}/" in moto_stack.caller_arn(doc)
+    assert command.stdin is not None and command.stdout is not None
+    try:
+        env = json.loads(command.stdout.readline())
+        url = env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        token = env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        for refused in (None, token[:-1] + "x", "", token + "x", token[1:]):
+            status, body = get(url, refused)
+            assert status == 401 and set(json.loads(body)) == {"message"}, (refused, body)
+        status, body = get(url, token)
+        creds = json.loads(body)
+        assert status == 200
+        assert set(creds) == {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
+        doc = {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"],
+               "SessionToken": creds["Token"]}  # fmt: skip
+        assert f"/{moto_stack.seed.role_name}/" in moto_stack.caller_arn(doc)
+    finally:
+        command.stdin.close()  # the command ends
+        assert command.wait(20) == 0
     # Other credentials and profiles are gone from the command's environment; the region
     # and the profile it runs as are the profile's.
-    env = out["env"]
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert name not in env
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["CREDHELPER_EXEC_PROFILE"] == SEED_ROLE
-    assert out["url"].startswith("http://127.0.0.1:")
+    assert url.startswith("http://127.0.0.1:")
     # Once the command has ended, the token is worth nothing: the listener is gone.
-    wait_until(lambda: _refused(out["url"], out["token"]), 10, what="the endpoint to stop")
-    assert out["token"] not in d.log() and creds["SecretAccessKey"] not in d.log()
+    wait_until(lambda: _refused(url, token), 10, what="the endpoint to stop")
+    assert token not in d.log() and creds["SecretAccessKey"] not in d.log()
 
 
 def _refused(url: str, token: str) -> bool:
