@@ -157,6 +157,30 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("profile", metavar="PROFILE")
     g.add_argument("--force", action="store_true", help="a new MFA session even if one is valid")
 
+    o = sub.add_parser(
+        "console",
+        parents=[common],
+        help="open the AWS console signed in as a profile's role session (or print its URL)",
+        description="Sign in to the AWS console as PROFILE's role session, through AWS's "
+        "federation endpoint (CREDHELPER_FEDERATION_URL), and open it in the desktop's browser "
+        "(BROWSER chooses one). The sign-in URL is a credential for 15 minutes: --print puts it "
+        "on stdout instead (so does a machine with no browser, with a note on stderr).",
+    )
+    o.add_argument("profile", metavar="PROFILE")
+    o.add_argument("--print", action="store_true", help="print the sign-in URL, open nothing")
+    o.add_argument(
+        "--duration",
+        type=int,
+        metavar="SECONDS",
+        help="console session length, 900 to 43200 (default: the role session's); not for a "
+        "role chained from another session",
+    )
+    o.add_argument(
+        "--region",
+        metavar="REGION",
+        help="the console's region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+    )
+
     a = sub.add_parser(
         "add",
         parents=[common],

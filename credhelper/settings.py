@@ -61,6 +61,43 @@ def _characters(env: Mapping[str, str], name: str, minimum: int) -> int | None:
     return value
 
 
+#: Hosts a federation URL may name over plain http: this machine only (a local stand-in).
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _federation_url(raw: str | None, name: str = "CREDHELPER_FEDERATION_URL") -> str | None:
+    """An optional sign-in endpoint (None when unset: the partition's public one), without
+    its ``/federation`` path. https, or http to this machine only: what goes there is a
+    session's secret. A bad value stops the call rather than sending credentials astray."""
+    if raw is None or raw.strip() == "":
+        return None
+    from urllib.parse import urlsplit
+
+    text = raw.strip()
+    try:
+        parts = urlsplit(text)
+        host, _ = parts.hostname, parts.port  # a bad port raises here
+    except ValueError:
+        host, parts = None, urlsplit("")
+    plain_ok = parts.scheme == "http" and host in LOOPBACK
+    if (
+        not host
+        or not (parts.scheme == "https" or plain_ok)
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or any(c.isspace() for c in text)
+    ):
+        raise CredhelperError(
+            f"{name}={raw!r} is not an https URL of a sign-in endpoint (http only to this "
+            "machine; no query, fragment or user)",
+            f"fix or unset {name} (e.g. https://signin.aws.amazon.com)",
+            exit_code=2,
+        )
+    base = text.rstrip("/")
+    return base[: -len("/federation")] if base.endswith("/federation") else base
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -99,9 +136,18 @@ class Settings:
     #: Split keyring values longer than this (CREDHELPER_KEYRING_MAX_VALUE), for a backend
     #: with a limit credhelper does not know; None: the backend's known limit, if any.
     keyring_max_value: int | None = None
+    #: CREDHELPER_FEDERATION_URL as set (None: unset), read through :meth:`federation_base`.
+    federation_url: str | None = None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def federation_base(self) -> str | None:
+        """The sign-in endpoint ``console`` asks for a token, without ``/federation`` (None:
+        the role's partition's public one). Validated here, on use rather than in
+        :meth:`from_env`: only ``console`` needs it, and a typo in it must not stop every
+        ``credential_process`` call and the daemon (exit code 2 for ``console``)."""
+        return _federation_url(self.federation_url)
 
     @classmethod
     def from_env(
@@ -122,4 +168,5 @@ class Settings:
             mfa_warn_before=_number(env, "CREDHELPER_MFA_WARN_BEFORE", DEFAULT_MFA_WARN_BEFORE, 0),
             timeout=_number(env, "CREDHELPER_TIMEOUT", DEFAULT_TIMEOUT, 1),
             keyring_max_value=_characters(env, "CREDHELPER_KEYRING_MAX_VALUE", MIN_KEYRING_VALUE),
+            federation_url=env.get("CREDHELPER_FEDERATION_URL") or None,
         )
