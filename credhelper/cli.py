@@ -207,6 +207,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("profile", metavar="PROFILE")
 
+    rot = sub.add_parser(
+        "rotate",
+        parents=[common],
+        help="replace a profile's keys in the keyring with a new access key (IAM)",
+        description="Rotate the access key 'credhelper add' stored for PROFILE: create a new "
+        "key for the same IAM user, check it, store it in the keyring, delete the old key in "
+        "IAM, and drop the sessions made from the old key. If a step fails, one key stays "
+        "stored and working, and one line says which and what is left to clean up.",
+    )
+    rot.add_argument("profile", metavar="PROFILE", help="the profile whose keys 'add' stored")
+
     ls = sub.add_parser(
         "list",
         parents=[common],
