@@ -14,6 +14,7 @@ line saying which, and what is left to clean up in IAM. No secret in any output 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -184,12 +185,14 @@ def test_rotate_end_to_end_through_the_daemon(env, user, proxy, moto_stack, daem
 def test_a_new_key_is_waited_for_while_it_propagates(env, user, proxy, moto_stack):
     """On AWS a new key is unknown for a few seconds: InvalidClientTokenId is retried."""
     failed = fail_new_key(proxy, user.creds, "GetCallerIdentity", times=2)
+    proxy.add_fault(Fault(action="DeleteAccessKey", status=403, body=INVALID_KEY))
     started = time.monotonic()
     result = credhelper(env, "rotate", KEYS, "--debug")
     assert result.returncode == 0, result.stderr
     assert "not yet (InvalidClientTokenId); trying again in 0.5 s" in result.stderr
     assert len(failed) == 2
     assert proxy.count("GetCallerIdentity") == 4  # the old key's, then 2 failed, 1 good
+    assert proxy.count("DeleteAccessKey") == 2  # IAM did not know it yet either
     assert time.monotonic() - started >= 1.5  # 0.5 s, then 1 s of backoff
     new = stored(env)
     assert key_ids(moto_stack, user) == [new.access_key_id]
@@ -334,3 +337,45 @@ def test_a_profile_without_keyring_keys_changes_nothing(env, proxy, profile, nee
     assert_one_error_line(result, profile, needle)
     assert proxy.calls == []
     assert entries(env.keyring_service) == before
+
+
+def test_create_is_sent_once_and_no_answer_says_a_key_may_exist(env, user, proxy, moto_stack):
+    """A retry after an answer lost on the way would make a second key: not retried, and the
+    line says to look (here the proxy dropped the request: IAM made none)."""
+    proxy.inject_drop("CreateAccessKey", times=5)
+    before = entries(env.keyring_service)
+    result = credhelper(env, "rotate", KEYS)
+    assert_one_error_line(result, KEYS, "CreateAccessKey with ")
+    assert "IAM may have created a key all the same" in result.stderr
+    assert (
+        f"Look at the access keys of {user.arn} in IAM and delete any but "
+        f"{abbreviated(user.creds.access_key_id)}, which the keyring still holds, unchanged."
+    ) in result.stderr
+    assert proxy.count("CreateAccessKey") == 1
+    assert entries(env.keyring_service) == before
+    assert key_ids(moto_stack, user) == [user.creds.access_key_id]
+
+
+def test_one_rotation_of_a_profile_at_a_time(env, user, proxy, moto_stack):
+    proxy.inject_delay("CreateAccessKey", 3)
+    first = subprocess.Popen(
+        ["credhelper", "rotate", KEYS],
+        env=env.env,
+        cwd=env.root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proxy.wait_for("CreateAccessKey", timeout=30)
+        second = credhelper(env, "rotate", KEYS)
+        assert_one_error_line(
+            second, KEYS, "another 'credhelper rotate' of this profile is running"
+        )
+        assert proxy.count("CreateAccessKey") == 1
+    finally:
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert out.startswith(f"rotated the keys of profile '{KEYS}'")
+    assert key_ids(moto_stack, user) == [stored(env).access_key_id]
