@@ -266,6 +266,27 @@ def _parser() -> argparse.ArgumentParser:
         "A profile wire did not write is refused.",
     )
     u.add_argument("name", metavar="NAME", help="the profile wire wrote (e.g. PROFILE-credhelper)")
+
+    from credhelper.commands.export import FORMATS
+
+    x = sub.add_parser(
+        "export",
+        parents=[common],
+        help="print a profile's session as shell variables, a dotenv file or JSON",
+        description="Print PROFILE's session (the daemon's, else fetched as 'credhelper "
+        "process' does) on stdout for a shell to evaluate or a program to read: "
+        'eval "$(credhelper export PROFILE)". The output holds secrets; on a terminal a '
+        "warning says so on stderr.",
+    )
+    x.add_argument("profile", metavar="PROFILE")
+    x.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=FORMATS[0],
+        help="env (sh/bash/zsh export lines, the default), fish, powershell, dotenv "
+        "(docker --env-file), json (AccessKeyId, SecretAccessKey, SessionToken, Expiration), "
+        "credential-process (what 'credhelper process' prints)",
+    )
     return parser
 
 
