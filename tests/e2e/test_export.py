@@ -253,13 +253,16 @@ def test_every_format_carries_one_session_and_no_secret_is_logged(seed_env, daem
     outputs = {fmt: exported(seed_env, fmt) for fmt in FORMATS}
     debug = export(seed_env, "--debug")
     assert debug.returncode == 0, debug.stderr
+    alone = export(seed_env, "--debug", CREDHELPER_NO_DAEMON="1")  # in-process, keyring hit
+    assert alone.returncode == 0 and "exported ASIA" in alone.stderr, alone.stderr
     doc = json.loads(outputs["credential-process"])
     for fmt, text in outputs.items():
         assert doc["AccessKeyId"] in text and doc["SecretAccessKey"] in text, fmt
         assert doc["SessionToken"] in text, fmt
     assert debug.stdout == outputs["env"]
     assert proxy.count("AssumeRole") == 1  # one daemon fetch served them all
-    for text in (d.log(), debug.stderr):
+    assert alone.stdout == outputs["env"]
+    for text in (d.log(), debug.stderr, alone.stderr):
         assert doc["SecretAccessKey"] not in text
         assert doc["SessionToken"] not in text
         assert doc["AccessKeyId"] not in text  # logs abbreviate it
