@@ -20,7 +20,10 @@ The convention (for whoever writes an example):
   ``CREDHELPER_AUTOSTART`` left on (the world's default is off); ``keys`` user1's keys in
   ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``; ``federation`` a local stand-in for
   AWS's sign-in endpoint in ``CREDHELPER_FEDERATION_URL``, no browser, and the expected
-  output's ``https://signin.aws.amazon.com`` stands for the stand-in's URL.
+  output's ``https://signin.aws.amazon.com`` stands for the stand-in's URL; ``rotate``
+  ``account1`` is instead an IAM user of the block's own, allowed to manage its own access
+  keys, its keys stored in the keyring (``credhelper add``), and ``s3fullaccess-user1-role``
+  a role that trusts it (user1's key is every test's: rotating it would break them).
 * A block that cannot run here has the info string ``console norun`` and, just above it,
   ``<!-- norun: REASON -->``; the set of such blocks is :data:`NORUN` below, exactly, so that
   a new one is a choice made in this file.
@@ -38,15 +41,17 @@ from typing import Iterator
 
 import pytest
 from harness import MotoStack
-from harness.awsenv import AwsEnv
+from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import Daemons
 from harness.federation import FederationStandIn
+from test_keys import add_from_env
+from test_rotate import make_user, rotation_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: Fences that could hold a shell command the test would not see.
 SHELL_FENCES = {"sh", "bash", "shell", "zsh", "shell-session"}
-WORLD_PARTS = {"seed", "daemon", "autostart", "keys", "federation"}
+WORLD_PARTS = {"seed", "daemon", "autostart", "keys", "federation", "rotate"}
 #: The public sign-in endpoint, as the docs show it; a ``federation`` world's stand-in.
 SIGNIN = "https://signin.aws.amazon.com"
 #: Each command's time limit (seconds).
@@ -62,7 +67,6 @@ NORUN = {
      "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec bash'"),
     ("README.md", "credhelper serve s3fullaccess-user1-role --port 9911"),
     ("README.md", "credhelper console s3fullaccess-user1-role # opens the browser"),
-    ("README.md", "credhelper rotate account1"),
     ("docs/install.md", "pipx install dist/credhelper-*.whl"),
     ("docs/install.md", "sudo apt install ./dist/credhelper_*.deb"),
     ("docs/install.md", "brew install --formula ./dist/credhelper.rb"),
@@ -268,6 +272,12 @@ def world(
     if "keys" in parts:
         env.env["AWS_ACCESS_KEY_ID"] = moto_stack.seed.user_creds.access_key_id
         env.env["AWS_SECRET_ACCESS_KEY"] = moto_stack.seed.user_creds.secret_access_key
+    if "rotate" in parts:
+        user = make_user(moto_stack, rotation_policy())
+        env.add_credentials("account1", user.creds)
+        env.add_profile(SEED_ROLE, role_arn=user.role_arn, source_profile="account1")
+        added = add_from_env(env, "account1", user.creds)
+        assert added.returncode == 0, added.stderr
     stand_in = None
     if "federation" in parts:
         stand_in = FederationStandIn(moto_stack).start()
