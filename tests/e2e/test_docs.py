@@ -16,9 +16,8 @@ The convention (for whoever writes an example):
   ``s3fullaccess-user1-role``, and it wired as ``s3fullaccess-user1``; the bucket
   ``credhelper-demo-bucket``). An HTML comment just above the fence adds to it,
   ``<!-- world: seed+daemon -->``: ``daemon`` a running ``credhelper daemon`` (logging where
-  an autostarted one does, ``~/.local/state/credhelper/log/daemon.log``); ``autostart``
-  ``CREDHELPER_AUTOSTART`` left on (the world's default is off); ``keys`` user1's keys in
-  ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``; ``federation`` a local stand-in for
+  an autostarted one does, ``~/.local/state/credhelper/log/daemon.log``; autostart is off);
+  ``federation`` a local stand-in for
   AWS's sign-in endpoint in ``CREDHELPER_FEDERATION_URL``, no browser, and the expected
   output's ``https://signin.aws.amazon.com`` stands for the stand-in's URL; ``rotate``
   ``account1`` is instead an IAM user of the block's own, allowed to manage its own access
@@ -51,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: Fences that could hold a shell command the test would not see.
 SHELL_FENCES = {"sh", "bash", "shell", "zsh", "shell-session"}
-WORLD_PARTS = {"seed", "daemon", "autostart", "keys", "federation", "rotate"}
+WORLD_PARTS = {"seed", "daemon", "federation", "rotate"}
 #: The public sign-in endpoint, as the docs show it; a ``federation`` world's stand-in.
 SIGNIN = "https://signin.aws.amazon.com"
 #: Each command's time limit (seconds).
@@ -72,8 +71,8 @@ NORUN = {
     ("docs/install.md", "brew install --formula ./dist/credhelper.rb"),
     ("docs/install.md", "./dist/credhelper --version"),
     ("docs/migration.md", "aws-vault exec --no-session account1 -- credhelper add account1 --env"),
-    # credhelper export is being merged: point this block at the test once it is in
-    ("docs/migration.md", 'eval "$(credhelper export s3fullaccess-user1-role)"'),
+    # credhelper export is being merged: once it is, make this block ```console and drop it here
+    ("docs/migration.md", 'eval "$(credhelper export s3fullaccess-user1-role)"; aws s3 ls'),
     ("docs/troubleshooting.md", "credhelper login admin"),
 }
 
@@ -267,11 +266,6 @@ def world(
     parts = block.world
     env = seed_env
     signin = None
-    if "autostart" in parts:
-        env.env.pop("CREDHELPER_AUTOSTART", None)
-    if "keys" in parts:
-        env.env["AWS_ACCESS_KEY_ID"] = moto_stack.seed.user_creds.access_key_id
-        env.env["AWS_SECRET_ACCESS_KEY"] = moto_stack.seed.user_creds.secret_access_key
     if "rotate" in parts:
         user = make_user(moto_stack, rotation_policy())
         env.add_credentials("account1", user.creds)
