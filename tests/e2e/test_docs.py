@@ -251,6 +251,35 @@ def test_shell_examples_follow_the_convention() -> None:
     assert not problems, "\n".join(problems)
 
 
+def anchors(path: Path) -> set[str]:
+    """GitHub's ids of a page's headings: lower case, punctuation dropped, spaces to ``-``."""
+    out = set()
+    fenced = False
+    for line in path.read_text().splitlines():
+        if FENCE.match(line.strip()):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return out
+
+
+def test_links_between_pages_lead_somewhere() -> None:
+    broken = []
+    for page in PAGES:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            where = (page.parent / file).resolve() if file else page
+            if not where.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and where.suffix == ".md" and anchor not in anchors(where):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
 def test_the_blocks_that_do_not_run_are_the_allowed_ones() -> None:
     found = {b.key for b in all_blocks() if b.info.startswith("console") and b.norun}
     assert found == NORUN, (
