@@ -71,8 +71,6 @@ NORUN = {
     ("docs/install.md", "brew install --formula ./dist/credhelper.rb"),
     ("docs/install.md", "./dist/credhelper --version"),
     ("docs/migration.md", "aws-vault exec --no-session account1 -- credhelper add account1 --env"),
-    # credhelper export is being merged: once it is, make this block ```console and drop it here
-    ("docs/migration.md", 'eval "$(credhelper export s3fullaccess-user1-role)"; aws s3 ls'),
     ("docs/troubleshooting.md", "credhelper login admin"),
 }
 
