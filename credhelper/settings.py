@@ -121,11 +121,13 @@ class Settings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     #: Keyring service name the sessions are stored under (CREDHELPER_KEYRING_SERVICE).
     keyring_service: str = DEFAULT_KEYRING_SERVICE
-    #: Ask a running daemon first (CREDHELPER_NO_DAEMON=1 turns both this and autostart off).
+    #: Ask a running daemon first, and start one when none answers (CREDHELPER_NO_DAEMON=1:
+    #: neither, whatever CREDHELPER_AUTOSTART says).
     use_daemon: bool = True
     #: Start the daemon in the background when none answers (CREDHELPER_AUTOSTART=0: never).
     autostart: bool = True
-    #: The daemon stops renewing a profile nobody asked for in this long.
+    #: The daemon stops renewing a profile nobody asked for in this long
+    #: (CREDHELPER_IDLE_TIMEOUT, seconds).
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     #: The daemon warns (log, status, desktop notification) this long before an MFA session
     #: ends (CREDHELPER_MFA_WARN_BEFORE).
@@ -134,9 +136,11 @@ class Settings:
     #: (CREDHELPER_TIMEOUT); the daemon bounds each fetch by it too.
     timeout: float = DEFAULT_TIMEOUT
     #: Split keyring values longer than this (CREDHELPER_KEYRING_MAX_VALUE), for a backend
-    #: with a limit credhelper does not know; None: the backend's known limit, if any.
+    #: with a limit credhelper does not know; unset: the backend's known limit, if any.
     keyring_max_value: int | None = None
-    #: CREDHELPER_FEDERATION_URL as set (None: unset), read through :meth:`federation_base`.
+    #: The AWS sign-in endpoint ``console`` asks for a sign-in token (CREDHELPER_FEDERATION_URL;
+    #: unset: the role's partition's public one): https, or http to this machine only. Kept
+    #: as set; :meth:`federation_base` checks it, when ``console`` runs.
     federation_url: str | None = None
 
     def replace(self, **changes: Any) -> Settings:
