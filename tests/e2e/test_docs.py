@@ -59,7 +59,10 @@ TIMEOUT = 60
 #: The blocks that do not run here, by page and first command (whitespace runs as one
 #: space); each page says why, in the comment above the block.
 NORUN = {
-    ("README.md", "pip install credhelper # Python 3.9+"),
+    ("README.md", "pipx install dist/credhelper-*.whl # see Install"),
+    ("README.md", "packaging/build # dist/: the wheel, the sdist, completions, man page"),
+    ("README.md", "install -Dm644 dist/completions/credhelper.bash "
+     "~/.local/share/bash-completion/completions/credhelper"),
     ("README.md", "bash scripts/demo # the main job, on a local STS: the IAM-role walk-through "
      "through credhelper"),
     ("README.md", "dbus-run-session -- sh -c 'printf %s \"$KEYRING_PASSWORD\" | "
