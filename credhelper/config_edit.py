@@ -30,6 +30,11 @@ _MARK_LINE = re.compile("^" + re.escape(_MARK) + r"(\S+?)(?:, and its (.+))?$")
 def executable() -> list[str]:
     """An absolute command for credhelper: botocore does not expand ``~`` or search PATH
     the way a shell would, and the JS SDK runs it with a minimal environment."""
+    from credhelper.packaged import single_file
+
+    packaged = single_file()
+    if packaged:
+        return packaged
     argv0 = Path(sys.argv[0])
     if argv0.name == "credhelper" and argv0.is_file():
         return [str(argv0.absolute())]
@@ -49,8 +54,14 @@ def process_command(profile: str) -> list[str]:
     the path stays valid across upgrades; it changes only when the environment's Python minor
     version does (``lib/python3.X``), and then ``credhelper wire`` again rewrites it. For an
     editable install it is the source tree's file. Without a usable interpreter path, or where
-    there is no daemon to ask (Windows), the full command line, as before.
+    there is no daemon to ask (Windows), the full command line, as before. A single-file
+    build (:mod:`credhelper.packaged`) writes the file itself: ``/abs/credhelper process``.
     """
+    from credhelper.packaged import single_file
+
+    packaged = single_file()
+    if packaged:
+        return [*packaged, "process", profile]
     python = sys.executable
     launcher = Path(__file__).resolve().with_name("launcher.py")
     if os.name == "posix" and python and Path(python).is_absolute() and launcher.is_file():

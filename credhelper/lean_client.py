@@ -25,7 +25,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping
+    from typing import Any, Callable, Mapping
 
 # From credhelper.protocol (see the module doc).
 PROTOCOL = 1
@@ -250,7 +250,10 @@ def hand_over(args: "list[str]") -> int:
     return 1
 
 
-def main(args: "list[str]") -> int:
+def main(args: "list[str]", fallback: "Callable[[list[str]], int] | None" = None) -> int:
+    """``credhelper process ARGS``: the daemon's answer, else ``fallback(ARGS)`` (the full
+    command line in this process: the single-file zipapp, whose package no other process
+    can import) or, by default, :func:`hand_over`."""
     if len(args) == 1 and args[0] and not args[0].startswith("-"):
         try:
             code, out = ask(args[0])
@@ -266,5 +269,5 @@ def main(args: "list[str]") -> int:
             return code
     sys.stdout.flush()
     sys.stderr.flush()
-    return hand_over(args)
+    return (fallback or hand_over)(args)
 

@@ -35,12 +35,14 @@ def start_in_background() -> None:
         path = log_dir() / "daemon.log"
         if path.exists() and path.stat().st_size > MAX_LOG:
             os.replace(path, path.with_suffix(".log.1"))
+        from credhelper.packaged import single_file
         from credhelper.recursion import DEPTH_VAR, HELD_VAR
 
+        command = [*(single_file() or [sys.executable, "-m", "credhelper"]), "daemon"]
         env = {k: v for k, v in os.environ.items() if k not in (DEPTH_VAR, HELD_VAR)}
         with open(path, "ab") as out:
             subprocess.Popen(
-                [sys.executable, "-m", "credhelper", "daemon"],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,

@@ -23,21 +23,10 @@ from filelock import FileLock
 
 from credhelper import service
 
-# The e2e fixtures (moto stack, proxy, AWS world, per-worker Secret Service), reused here.
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-import e2e.conftest as e2e  # noqa: E402
-from harness import MotoStack  # noqa: E402
-from harness.awsenv import SEED_ROLE, AwsEnv  # noqa: E402
-from harness.daemon import start_daemon  # noqa: E402
-
-worker_secret_service = e2e.worker_secret_service
-secret_service_survives = e2e.secret_service_survives
-moto_stack = e2e.moto_stack
-proxy = e2e.proxy
-aws_env = e2e.aws_env
+# (The e2e fixtures, moto stack, proxy, AWS world, per-worker Secret Service: conftest.py.)
+from harness import MotoStack
+from harness.awsenv import SEED_ROLE, AwsEnv
+from harness.daemon import start_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "packaging" / "debian" / "build"
