@@ -21,12 +21,12 @@ from typing import Any, Iterator
 import pytest
 from filelock import FileLock
 
-from credhelper import service
-
 # (The e2e fixtures, moto stack, proxy, AWS world, per-worker Secret Service: conftest.py.)
 from harness import MotoStack
 from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import start_daemon
+
+from credhelper import service
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "packaging" / "debian" / "build"
