@@ -1,0 +1,108 @@
+"""The Homebrew formula generated from a build (packaging/homebrew/generate.py DISTDIR): Ruby
+accepts it, it pins every runtime dependency of pyproject.toml to an sdist with its sha256,
+its version is the project's, and it installs completions and the man page when the build
+has them. The sdist is built once; dependency sdists are cached for the session."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATE = ROOT / "packaging" / "homebrew" / "generate.py"
+PYPROJECT = (ROOT / "pyproject.toml").read_text()
+
+
+def _project_version() -> str:
+    found = re.search(r'^version = "([^"]+)"$', PYPROJECT, re.M)
+    assert found
+    return found.group(1)
+
+
+def _runtime_dependencies() -> list[str]:
+    block = re.search(r"^dependencies = \[(.*?)^\]", PYPROJECT, re.M | re.S)
+    assert block
+    names = re.findall(r'"([A-Za-z0-9_.-]+)', block.group(1))
+    return [re.sub(r"[-_.]+", "-", n).lower() for n in names]
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build's dist folder: credhelper's sdist, built from a copy of this checkout."""
+    work = tmp_path_factory.mktemp("homebrew")
+    src = work / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "*.egg-info", "build", "dist", "__pycache__",
+        ".*_cache", ".hypothesis"))
+    out = work / "dist"
+    done = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out),
+                           str(src)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("homebrew-cache")
+
+
+def generate(dist: Path, cache: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(GENERATE), str(dist), "--cache", str(cache), *args],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return (dist / "credhelper.rb").read_text()
+
+
+def test_the_formula_pins_every_dependency_and_ruby_reads_it(dist: Path, cache: Path) -> None:
+    text = generate(dist, cache, "--url-base", "https://example.invalid/releases")
+    checked = subprocess.run(["ruby", "-c", str(dist / "credhelper.rb")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert "Syntax OK" in checked.stdout
+
+    version = _project_version()
+    assert re.search(rf'^  version "{re.escape(version)}"$', text, re.M)
+    sdist = f"credhelper-{version}.tar.gz"
+    assert f'  url "https://example.invalid/releases/{sdist}"\n' in text
+    assert re.search(r'^  url .*\n  sha256 "[0-9a-f]{64}"$', text, re.M)
+
+    resources = {name: url for name, url in re.findall(
+        r'resource "([^"]+)" do\n\s+url "([^"]+)"\n\s+sha256 "[0-9a-f]{64}"\n', text)}
+    for name in _runtime_dependencies():
+        assert name in resources, f"no resource for {name}"
+        assert resources[name].endswith(".tar.gz")
+    assert text.count("resource ") == len(resources)  # every block has a url and a 64-hex sha
+
+    assert "include Language::Python::Virtualenv" in text
+    assert 'depends_on "python@3.12"' in text
+    assert "def install\n    virtualenv_install_with_resources\n" in text
+    assert 'run [opt_bin/"credhelper", "daemon"]' in text and "keep_alive true" in text
+    assert 'system bin/"credhelper", "--version"' in text
+    assert "completion.install" not in text  # this build has no cli_docs outputs
+
+
+def test_completions_and_man_page_when_the_build_has_them(dist: Path, cache: Path,
+                                                         tmp_path: Path) -> None:
+    with_docs = tmp_path / "dist"
+    shutil.copytree(dist, with_docs, ignore=shutil.ignore_patterns("credhelper.rb"))
+    for name in ("completions/credhelper.bash", "completions/_credhelper",
+                 "completions/credhelper.fish", "man/credhelper.1"):
+        (with_docs / name).parent.mkdir(exist_ok=True)
+        (with_docs / name).write_text("generated\n")
+    text = generate(with_docs, cache)
+    assert f'url "{with_docs.as_uri()}/credhelper-{_project_version()}.tar.gz"' in text
+    for line in ('bash_completion.install "completions/credhelper.bash" => "credhelper"',
+                 'zsh_completion.install "completions/_credhelper"',
+                 'fish_completion.install "completions/credhelper.fish"',
+                 'man1.install "man/credhelper.1"'):
+        assert line in text
+    checked = subprocess.run(["ruby", "-c", str(with_docs / "credhelper.rb")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
