@@ -134,6 +134,9 @@ def build_pyinstaller(site: Path, work: Path, out: Path) -> Path:
          "--collect-submodules", "keyring", "--copy-metadata", "keyring",
          "--collect-data", "botocore", "--collect-data", "boto3",
          "--collect-submodules", "watchdog",
+         # else its runtime hook imports pkg_resources (from the build's setuptools) on
+         # every start: a hit must import the standard library and credhelper only
+         "--exclude-module", "pkg_resources",
          str(entry)], cwd=work)
     target = out / "credhelper"
     shutil.copy2(pyi / "dist" / "credhelper", target)
