@@ -51,6 +51,14 @@ def _site() -> str:
     target = os.path.join(_cache_root(), BUILD_ID)
     if not os.path.isdir(target):
         _unpack(archive, target)
+    # Code runs from there: it must be this user's own folder, which nobody else can write
+    # (a shared XDG_CACHE_HOME could otherwise hold someone else's "payload").
+    info = os.stat(target)
+    getuid = getattr(os, "getuid", None)
+    if (getuid and info.st_uid != getuid()) or info.st_mode & 0o022:
+        sys.stderr.write(f"credhelper: not running from {target}: it is not yours, or others "
+                         "can write to it; remove it and run again\n")
+        sys.exit(2)
     return target
 
 

@@ -105,3 +105,17 @@ def test_seed_walkthrough_through_the_single_file(
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == json.loads(hit.stdout)
     assert proxy.count("AssumeRole") == 1
+
+
+def test_an_unpacked_folder_others_can_write_to_is_refused(pyz: Path, tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    first = subprocess.run([str(pyz), "--version"], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert first.returncode == 0, first.stderr
+    (unpacked,) = (tmp_path / ".cache" / "credhelper" / "pyz").iterdir()
+    unpacked.chmod(0o777)
+    refused = subprocess.run([str(pyz), "--version"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.startswith(f"credhelper: not running from {unpacked}: ")
