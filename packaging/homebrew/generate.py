@@ -3,8 +3,9 @@
 Reads credhelper's sdist in DISTDIR (``credhelper-VERSION.tar.gz``: its version, its sha256)
 and writes DISTDIR/credhelper.rb (``--output``): a Python virtualenv formula
 (``include Language::Python::Virtualenv``, ``depends_on "python@3.12"``) with one ``resource``
-per runtime dependency, completions and man page when ``packaging/cli_docs.py``'s outputs are
-in DISTDIR, a ``service`` running ``credhelper daemon`` and a ``test``.
+per runtime dependency, the completions and man page (made at install time by the sdist's own
+``packaging/cli_docs.py``, from the command line just installed), a ``service`` running
+``credhelper daemon`` and a ``test``.
 
 The formula's own ``url`` is ``URL_BASE/credhelper-VERSION.tar.gz``. URL_BASE is where the
 release's files are published: ``--url-base`` or ``CREDHELPER_RELEASE_URL``; without either,
@@ -143,6 +144,13 @@ def resource_block(name: str, url: str, sha: str, indent: str = "  ") -> str:
             f"{indent}  sha256 {ruby_str(sha)}\n{indent}end\n")
 
 
+def _has_cli_docs(sdist: Path) -> bool:
+    """Whether the sdist carries packaging/cli_docs.py (the formula then makes the completions
+    and the man page with it, from the command line it installed)."""
+    with tarfile.open(sdist) as archive:
+        return any(n.endswith("/packaging/cli_docs.py") for n in archive.getnames())
+
+
 def formula(version: str, url: str, sha: str, summary: str, license_: str,
             common: dict[str, tuple[str, str]], only: dict[str, dict[str, tuple[str, str]]],
             docs: bool) -> str:
@@ -173,11 +181,13 @@ def formula(version: str, url: str, sha: str, summary: str, license_: str,
                               for n in sorted(only[platform]))
             text += "  end\n\n"
     text += "  def install\n    virtualenv_install_with_resources\n"
-    if docs:
-        text += ('    bash_completion.install "completions/credhelper.bash" => "credhelper"\n'
-                 '    zsh_completion.install "completions/_credhelper"\n'
-                 '    fish_completion.install "completions/credhelper.fish"\n'
-                 '    man1.install "man/credhelper.1"\n')
+    if docs:  # generated from the installed command line, as packaging/build does
+        text += ('    system libexec/"bin/python", "packaging/cli_docs.py", buildpath/"cli-docs"\n'
+                 '    bash_completion.install buildpath/"cli-docs/completions/credhelper.bash" '
+                 '=> "credhelper"\n'
+                 '    zsh_completion.install buildpath/"cli-docs/completions/_credhelper"\n'
+                 '    fish_completion.install buildpath/"cli-docs/completions/credhelper.fish"\n'
+                 '    man1.install buildpath/"cli-docs/man/credhelper.1"\n')
     text += "  end\n\n"
     text += (
         "  service do\n"
@@ -228,8 +238,7 @@ def main() -> int:
     found = resources(pins, args.cache or dist / ".homebrew-cache")
     common = {n: found[n] for n in pins if all(n in d for d in per_platform.values())}
     only = {p: {n: found[n] for n in d if n not in common} for p, d in per_platform.items()}
-    docs = (dist / "completions" / "credhelper.bash").is_file() and (
-        dist / "man" / "credhelper.1").is_file()
+    docs = _has_cli_docs(sdist)
     text = formula(version, url, sha, meta.get("Summary", PROJECT),
                    meta.get("License-Expression") or meta.get("License", ""), common, only, docs)
     out = args.output or dist / "credhelper.rb"
