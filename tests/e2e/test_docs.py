@@ -72,7 +72,7 @@ NORUN = {
     ("docs/install.md", "pipx install dist/credhelper-*.whl"),
     ("docs/install.md", "sudo apt install ./dist/credhelper_*.deb"),
     ("docs/install.md", "brew install --formula ./dist/credhelper.rb"),
-    ("docs/install.md", "./dist/credhelper --version"),
+    ("docs/install.md", "./dist/credhelper.pyz --version"),
     ("docs/migration.md", "aws-vault exec --no-session account1 -- credhelper add account1 --env"),
     ("docs/troubleshooting.md", "credhelper login admin"),
 }
