@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -145,6 +146,17 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def role_world(aws: Any, seed: Any, venv: Path) -> dict[str, str]:
+    """The benches' AWS world: account1's keys and the role profile PROFILE assumed from them;
+    returns the environment to run in: the clean venv first on PATH, the development venv not
+    at all (its .pth files would slow every start)."""
+    aws.add_credentials("account1", seed.user_creds)
+    aws.add_profile(PROFILE, role_arn=seed.role_arn, source_profile="account1")
+    dev_bin = str(Path(sys.executable).parent)
+    path = [p for p in aws.env["PATH"].split(os.pathsep) if p != dev_bin]
+    return dict(aws.env, PATH=os.pathsep.join([str(venv / "bin"), *path]))
+
+
 def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: str) -> int:
     rounds = args.rounds
     py = str(venv / "bin" / "python")
@@ -158,12 +170,8 @@ def measure(args, work: Path, venv: Path, wheel: Path, aec_venv: Path, aws_cli: 
         seed = stack.setup_seed()
         aws = make_aws_env(work, stack.url, keyring_service="credhelper-bench")
         try:
-            aws.add_credentials("account1", seed.user_creds)
-            aws.add_profile(PROFILE, role_arn=seed.role_arn, source_profile="account1")
-            # The clean venv first on PATH, the development venv not at all.
+            env = role_world(aws, seed, venv)
             dev_bin = str(Path(sys.executable).parent)
-            path = [p for p in aws.env["PATH"].split(os.pathsep) if p != dev_bin]
-            env = dict(aws.env, PATH=os.pathsep.join([str(venv / "bin"), *path]))
             no_daemon = dict(env, CREDHELPER_NO_DAEMON="1")
 
             quiet([credhelper, "wire", PROFILE, "--as", WIRED], env=env)

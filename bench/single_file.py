@@ -46,6 +46,7 @@ from hot_path import (  # noqa: E402
     log,
     p90,
     quiet,
+    role_world,
     run_once,
 )
 
@@ -104,11 +105,7 @@ def measure(args, work: Path, venv: Path, wheel: Path) -> int:
         seed = stack.setup_seed()
         aws = make_aws_env(work, stack.url, keyring_service="credhelper-bench-1f")
         try:
-            aws.add_credentials("account1", seed.user_creds)
-            aws.add_profile(PROFILE, role_arn=seed.role_arn, source_profile="account1")
-            dev_bin = str(Path(sys.executable).parent)
-            path = [p for p in aws.env["PATH"].split(os.pathsep) if p != dev_bin]
-            env = dict(aws.env, PATH=os.pathsep.join([str(venv / "bin"), *path]))
+            env = role_world(aws, seed, venv)
             credhelper = str(venv / "bin" / "credhelper")
             quiet([credhelper, "wire", PROFILE, "--as", WIRED], env=env)
             config = configparser.RawConfigParser()
