@@ -19,15 +19,6 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from harness.fixtures import (  # noqa: E402, F401
-    aws_env,
-    daemon,
-    moto_stack,
-    proxy,
-    secret_service_survives,
-    seed_env,
-    worker_secret_service,
-)
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def unpacked(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sdist_holds_the_test_tree(unpacked: Path) -> None:
     for path in (
         "tests/unit/conftest.py",
-        "tests/e2e/conftest.py",
+        "tests/conftest.py",
         "tests/harness/moto_stack.py",
         "tests/js/package.json",
         "tests/js/list_buckets.mjs",
