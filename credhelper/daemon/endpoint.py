@@ -40,6 +40,10 @@ MAX_REQUEST = 8192
 READ_TIMEOUT = 5.0
 #: Answer a little before the SDK gives up (botocore waits 1 s by default, then retries).
 REPLY_MARGIN = 0.5
+#: While a renewal is slow and the session held still valid, how long a request waits for
+#: the renewal before it is served the one held: well under the SDKs' own limit on an
+#: endpoint request (botocore 2 s an attempt, the JavaScript SDK 1 s), or they give up.
+HELD_GRACE = 0.5
 
 
 @dataclass(eq=False)
@@ -193,7 +197,10 @@ class Endpoint:
         grant.env.last_used = scheduler.clock.time()
         try:
             creds = await scheduler.get(
-                grant.profile, self.min_ttl, max(0.0, self.timeout - REPLY_MARGIN)
+                grant.profile,
+                self.min_ttl,
+                max(0.0, self.timeout - REPLY_MARGIN),
+                grace=HELD_GRACE,
             )
         except CredhelperError as exc:
             exc.for_profile(grant.profile)

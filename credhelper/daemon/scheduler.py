@@ -180,12 +180,17 @@ class Scheduler:
     # --- serving ---------------------------------------------------------------------------
 
     async def get(
-        self, profile: str, min_ttl: float | None = None, timeout: float | None = None
+        self,
+        profile: str,
+        min_ttl: float | None = None,
+        timeout: float | None = None,
+        grace: float = RENEW_GRACE,
     ) -> Credentials:
         """Credentials with more than ``min_ttl`` left; one STS call however many wait.
 
         Waits at most ``timeout``; while the session held is still valid (though under the
-        floor), at most a short grace, and then serves it.
+        floor), at most ``grace``, and then serves it (a caller whose own limit is shorter
+        than the default grace says so: the container endpoint's SDKs give up after 1-2 s).
         """
         min_ttl = self.min_ttl if min_ttl is None else min_ttl
         timeout = self.fetch_timeout if timeout is None else timeout
@@ -200,7 +205,7 @@ class Scheduler:
             session.creds if session.creds is not None and session.creds.still_valid(now) else None
         )
         try:
-            await self._refresh(session, min_ttl, min(timeout, RENEW_GRACE) if held else timeout)
+            await self._refresh(session, min_ttl, min(timeout, grace) if held else timeout)
         except CredhelperError as exc:
             if held is not None and held.still_valid(self.clock.now()):
                 log.warning(

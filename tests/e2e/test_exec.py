@@ -346,3 +346,29 @@ def test_a_killed_exec_takes_its_token_with_it(seed_env, daemon):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the orphaned command
+
+
+def test_a_hung_sts_leaves_the_command_on_the_session_held(seed_env, daemon, proxy, tmp_path):
+    """STS hangs from the first renewal on: while the session held is still valid, every
+    request of the command's SDK is answered with it, within the SDK's own time limit
+    (botocore gives the endpoint 2 s an attempt), never with an error."""
+    proxy.rewrite_expiration(SHORT)  # renewal after ~7.5 s, hand-out floor 15 s, valid 30 s
+    d = daemon()
+    proc = subprocess.Popen(
+        ["credhelper", "exec", SEED_ROLE, "--", sys.executable, "-c", BOTO3_LOOP, "16"],
+        env=seed_env.env_with(), cwd=seed_env.root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proxy.wait_for("AssumeRole", 1, timeout=30)  # the session exec's grant fetched
+        proxy.inject_delay("AssumeRole", 120, times=50)  # every renewal from now on hangs
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    print(f"\nboto3 under a hung STS: {result['calls']} calls, {len(result['keys'])} session(s)")
+    assert result["errors"] == [] and result["expired"] == 0, result
+    assert result["calls"] > 10 and len(result["keys"]) == 1  # the one held, throughout
+    assert "renewal" in d.log()
