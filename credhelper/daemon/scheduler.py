@@ -184,14 +184,15 @@ class Scheduler:
         profile: str,
         min_ttl: float | None = None,
         timeout: float | None = None,
-        grace: float = RENEW_GRACE,
+        grace: float | None = None,
     ) -> Credentials:
         """Credentials with more than ``min_ttl`` left; one STS call however many wait.
 
         Waits at most ``timeout``; while the session held is still valid (though under the
-        floor), at most ``grace``, and then serves it (a caller whose own limit is shorter
-        than the default grace says so: the container endpoint's SDKs give up after 1-2 s).
+        floor), at most ``grace`` (default RENEW_GRACE), and then serves it: a caller whose own
+        limit is shorter says so (the container endpoint's SDKs give up after 1-2 s).
         """
+        grace = RENEW_GRACE if grace is None else grace
         min_ttl = self.min_ttl if min_ttl is None else min_ttl
         timeout = self.fetch_timeout if timeout is None else timeout
         session = self.sessions.get(profile)
