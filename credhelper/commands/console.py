@@ -284,9 +284,12 @@ def _get(url: str, timeout: float, ca_bundle: str | None) -> bytes:
             return None  # the 3xx is then an HTTPError, reported with its status
 
     context = ssl.create_default_context(cafile=ca_bundle)
-    opener = urllib.request.build_opener(
-        NoRedirect(), urllib.request.HTTPSHandler(context=context)
-    )
+    handlers: list[Any] = [NoRedirect(), urllib.request.HTTPSHandler(context=context)]
+    if url.startswith("http:"):
+        # Plain HTTP is allowed to this machine only (a stand-in): never through a proxy,
+        # which would see the session's secret key and token in the query in clear.
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     with opener.open(request, timeout=timeout) as reply:
         body: bytes = reply.read(MAX_REPLY + 1)

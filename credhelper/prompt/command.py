@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 #: The longest stderr line passed on (a runaway command must not flood the terminal).
 LINE_LIMIT = 400
 
-#: What looks like an MFA code: a run of 6 to 8 digits, no digit either side (an account ID's
-#: 12 digits are not one).
-_CODE = re.compile(r"(?<![0-9])[0-9]{6,8}(?![0-9])")
+#: What looks like an MFA code: a run of 6 to 8 digits, or two groups of 3 (``123 456``,
+#: ``123-456``), no digit either side (an account ID's 12 digits are not one).
+_CODE = re.compile(r"(?<![0-9])[0-9]{3}[ -]?[0-9]{3}[0-9]{0,2}(?![0-9])")
 
 
 def ask(request: CodeRequest, timeout: float) -> str:

@@ -18,6 +18,8 @@ from credhelper.prompt import command
         ("Touch your YubiKey...", "Touch your YubiKey..."),
         ("code: 123456", "code: ******"),
         ("12345678", "******"),
+        ("code: 123 456", "code: ******"),
+        ("code: 123-456", "code: ******"),
         ("your code is 0012345, valid 30 s", "your code is ******, valid 30 s"),
         ("Code123456", "Code******"),
         ("two: 111111 222222", "two: ****** ******"),
