@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from credhelper import protocol, transport
+from credhelper import hotpath, protocol, transport
 from credhelper.context import Context
 from credhelper.errors import CredhelperError
 
@@ -59,18 +59,19 @@ def open_endpoint(profile: str, ctx: Context, bind: str = "127.0.0.1", port: int
         connection.close()
         error = str(reply.get("error") or "no endpoint")
         if reply.get("fallback") and not resolved:
-            # Only we can do it (a code to type...): do it here, the daemon serves the rest.
-            from credhelper import obtain
+            # Only we can do it (a code to type...): do it here (the daemon said so: not
+            # asked again), and it serves the session that cached.
+            from credhelper.commands.process import bounded, resolve
+            from credhelper.deadline import Deadline
 
             log.info("%s: resolving in-process first (%s)", profile, error)
-            obtain.credentials(profile, ctx)
+            bounded(lambda: resolve(profile, ctx), Deadline(settings.timeout))
             resolved = True
             continue
         if error.startswith("credhelper: "):
-            from credhelper.obtain import DaemonSaid
+            from credhelper.obtain import refusal
 
-            code = reply.get("exit_code")
-            raise DaemonSaid(error, exit_code=code if isinstance(code, int) and code > 0 else 1)
+            raise refusal(reply)
         raise CredhelperError(f"the daemon gave no endpoint: {error}", profile=profile)
 
 
@@ -81,7 +82,7 @@ def _ask(
     deadline = time.monotonic() + timeout + START_WAIT
     while True:
         try:
-            return transport.hold(request, timeout=timeout + 2.0)
+            return transport.hold(request, timeout=timeout + hotpath.REPLY_SLACK)
         except transport.Untrusted as exc:
             raise CredhelperError(
                 f"not asking the daemon: {exc}",

@@ -11,20 +11,17 @@ import logging
 import os
 import time
 
-from credhelper import protocol, recursion, rundir, transport
+from credhelper import hotpath, protocol, recursion, rundir, transport
 from credhelper.context import Context
-from credhelper.credentials import Credentials, parse_time
+from credhelper.credentials import Credentials
 from credhelper.errors import CredhelperError
+from credhelper.store import codec
 
 log = logging.getLogger(__name__)
 
-#: Beyond the call's time limit, how long the daemon's answer may take to arrive.
-REPLY_SLACK = 2.0
-
-
-def credentials(profile: str, ctx: Context, min_ttl: float | None = None) -> Credentials:
-    """``profile``'s session with more than ``min_ttl`` seconds left (the settings' floor by
-    default); CredhelperError naming the profile otherwise."""
+def credentials(profile: str, ctx: Context) -> Credentials:
+    """``profile``'s session with more than the settings' floor left; CredhelperError naming
+    the profile otherwise."""
     from credhelper.commands.process import bounded, resolve
     from credhelper.deadline import Deadline
 
@@ -32,13 +29,9 @@ def credentials(profile: str, ctx: Context, min_ttl: float | None = None) -> Cre
     started = time.monotonic()
     running = False
     if settings.use_daemon and recursion.depth() == 0:
-        creds, running = from_daemon(profile, ctx, min_ttl)
+        creds, running = from_daemon(profile, ctx)
         if creds is not None:
             return creds
-    if min_ttl is not None:
-        import dataclasses
-
-        ctx = dataclasses.replace(ctx, settings=settings.replace(min_ttl=min_ttl))
     deadline = Deadline(max(0.0, settings.timeout - (time.monotonic() - started)))
     creds = bounded(lambda: resolve(profile, ctx), deadline)
     if settings.use_daemon and settings.autostart and not running:
@@ -48,9 +41,7 @@ def credentials(profile: str, ctx: Context, min_ttl: float | None = None) -> Cre
     return creds
 
 
-def from_daemon(
-    profile: str, ctx: Context, min_ttl: float | None = None
-) -> tuple[Credentials | None, bool]:
+def from_daemon(profile: str, ctx: Context) -> tuple[Credentials | None, bool]:
     """(the daemon's session, or None: resolve in-process; whether a daemon runs).
     CredhelperError when the daemon settled the call with an error, or took it and did not
     answer in time (not a second round of STS calls in-process: it is already on it)."""
@@ -61,14 +52,14 @@ def from_daemon(
     request = {
         "op": "get",
         "profile": profile,
-        "min_ttl": settings.min_ttl if min_ttl is None else min_ttl,
+        "min_ttl": settings.min_ttl,
         "timeout": settings.timeout,
         "context": protocol.context(),
     }
     try:
         reply = transport.call(
             request,
-            timeout=settings.timeout + REPLY_SLACK,
+            timeout=settings.timeout + hotpath.REPLY_SLACK,
             path=os.path.join(folder, protocol.SOCKET_NAME),
         )
     except transport.Untrusted as exc:
@@ -85,11 +76,18 @@ def from_daemon(
     document = reply.get("credentials")
     if reply.get("ok") and isinstance(document, dict):
         return from_document(document), True
-    error = reply.get("error")
-    if reply.get("fallback") or not isinstance(error, str):
+    if reply.get("fallback") or not isinstance(reply.get("error"), str):
         return None, True
+    raise refusal(reply)
+
+
+def refusal(reply: dict[str, object]) -> DaemonSaid:
+    """The daemon's error reply as the error to raise: its line, its exit code (1 unless it
+    names one a process can exit with)."""
     code = reply.get("exit_code")
-    raise DaemonSaid(error, exit_code=code if isinstance(code, int) and 0 < code < 128 else 1)
+    return DaemonSaid(
+        str(reply.get("error")), exit_code=code if isinstance(code, int) and 0 < code < 128 else 1
+    )
 
 
 class DaemonSaid(CredhelperError):
@@ -101,12 +99,6 @@ class DaemonSaid(CredhelperError):
 
 
 def from_document(document: dict[str, object]) -> Credentials:
-    """Credentials from a credential_process document (what the daemon serves)."""
-    expiration = document.get("Expiration")
-    token = document.get("SessionToken")
-    return Credentials(
-        str(document["AccessKeyId"]),
-        str(document["SecretAccessKey"]),
-        str(token) if token else None,
-        parse_time(expiration) if isinstance(expiration, str) else None,
-    )
+    """Credentials from a credential_process document (what the daemon serves); ValueError
+    if it is not a complete one."""
+    return codec.decode(dict(document))

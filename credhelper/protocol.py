@@ -149,12 +149,13 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
         if profile is not None and (not isinstance(profile, str) or not 0 < len(profile) <= 256):
             raise ProtocolError("profile must be a string of 1 to 256 characters")
         out["profile"] = profile
-    if op == "endpoint":  # a container-credentials endpoint, held while the connection is
+    if op in ("get", "endpoint"):  # a session for a profile
         profile = doc.get("profile")
         if not isinstance(profile, str) or not 0 < len(profile) <= 256 or not profile.isprintable():
             raise ProtocolError("profile must be a printable string of 1 to 256 characters")
         out["profile"] = profile
         out["timeout"] = _seconds(doc, "timeout", 0, 86400)
+    if op == "endpoint":  # a container-credentials endpoint, held while the connection is
         bind = doc.get("bind", "127.0.0.1")
         if not isinstance(bind, str) or not 0 < len(bind) <= 64:
             raise ProtocolError("bind must be an IP address")
@@ -163,12 +164,7 @@ def validate_request(doc: dict[str, Any]) -> dict[str, Any]:
             raise ProtocolError("port must be a whole number from 0 to 65535")
         out["bind"], out["port"] = bind, port
     if op == "get":
-        profile = doc.get("profile")
-        if not isinstance(profile, str) or not 0 < len(profile) <= 256 or not profile.isprintable():
-            raise ProtocolError("profile must be a printable string of 1 to 256 characters")
-        out["profile"] = profile
         out["min_ttl"] = _seconds(doc, "min_ttl", 0, None)
-        out["timeout"] = _seconds(doc, "timeout", 0, 86400)
         # The launcher's ask: a hit in the HIT_PREFIX layout. Older daemons refuse the field
         # (with "fallback"), and the launcher then hands over to the full command line.
         line = doc.get("process_line", False)

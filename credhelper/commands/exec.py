@@ -21,7 +21,6 @@ import sys
 from typing import Any, Mapping
 
 from credhelper.context import Context
-from credhelper.credentials import format_time
 from credhelper.errors import CredhelperError
 
 log = logging.getLogger(__name__)
@@ -104,14 +103,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     env = child_environment(os.environ, profile, region)
     if args.env:
         from credhelper import obtain
+        from credhelper.commands.export import variables
 
-        creds = obtain.credentials(profile, ctx)
-        env["AWS_ACCESS_KEY_ID"] = creds.access_key_id
-        env["AWS_SECRET_ACCESS_KEY"] = creds.secret_access_key
-        if creds.session_token:
-            env["AWS_SESSION_TOKEN"] = creds.session_token
-        if creds.expiration is not None:
-            env["AWS_CREDENTIAL_EXPIRATION"] = format_time(creds.expiration)
+        env.update(variables(obtain.credentials(profile, ctx), None))  # (region: set above)
         return _replace_with(command, env)
     _warn_default_profile(ctx, profile)
     from credhelper.endpoint_client import open_endpoint

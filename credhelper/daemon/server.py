@@ -13,6 +13,7 @@ from credhelper.errors import CallerOnly, CredhelperError
 from credhelper.peercred import peer_uid
 
 if TYPE_CHECKING:
+    from credhelper.credentials import Credentials
     from credhelper.daemon.endpoint import Endpoint, Grant
     from credhelper.daemon.environments import Environment
 
@@ -110,20 +111,24 @@ class Server:
             return {**_error(f"malformed request ({type(exc).__name__})"), "fallback": True}, small
         return await self._handlers[request["op"]](request), request["max_reply"]
 
-    async def _get(self, request: dict[str, Any]) -> dict[str, Any]:
-        # The caller's own AWS environment (its files, endpoints, keyring), whatever ours is.
-        scheduler = self.environments.get(request["context"]).scheduler
+    async def _session(
+        self, request: dict[str, Any], min_ttl: float | None
+    ) -> tuple[Environment, Credentials]:
+        """The caller's session, in the caller's own AWS environment (its files, endpoints,
+        keyring), whatever ours is; answered a little before the caller gives up, so that it
+        gets our reason."""
+        env = self.environments.get(request["context"])
         timeout = request["timeout"] if request.get("timeout") is not None else self.timeout
+        creds = await env.scheduler.get(
+            request["profile"], min_ttl, max(0.0, timeout - REPLY_MARGIN)
+        )
+        return env, creds
+
+    async def _get(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
-            # Answer a little before the caller gives up, so that it gets our reason.
-            creds = await scheduler.get(
-                request["profile"], request["min_ttl"], max(0.0, timeout - REPLY_MARGIN)
-            )
-        except CallerOnly as exc:
-            return {**_error(exc.line()), "fallback": True}
+            _env, creds = await self._session(request, request["min_ttl"])
         except CredhelperError as exc:
-            exc.for_profile(request["profile"])
-            return {**_error(exc.line()), "exit_code": exc.exit_code}
+            return _refused(exc, request["profile"])
         reply = {"v": protocol.PROTOCOL, "ok": True, "credentials": creds.process_output()}
         if request["process_line"]:
             reply[_PROCESS_LINE] = True
@@ -135,18 +140,13 @@ class Server:
         then a grant, held while the connection stays open."""
         if self.endpoint is None:
             return _error("this daemon serves no endpoint")
-        env = self.environments.get(request["context"])
-        timeout = request["timeout"] if request.get("timeout") is not None else self.timeout
         try:
-            await env.scheduler.get(request["profile"], None, max(0.0, timeout - REPLY_MARGIN))
+            env, _creds = await self._session(request, None)
             grant = await self.endpoint.grant(
                 env, request["profile"], request["bind"], request["port"]
             )
-        except CallerOnly as exc:
-            return {**_error(exc.line()), "fallback": True}
         except CredhelperError as exc:
-            exc.for_profile(request["profile"])
-            return {**_error(exc.line()), "exit_code": exc.exit_code}
+            return _refused(exc, request["profile"])
         return {
             "v": protocol.PROTOCOL,
             "ok": True,
@@ -255,6 +255,15 @@ def _too_large(reply: dict[str, Any], exc: protocol.TooLarge, limit: int) -> str
             "a newer credhelper shows it"
         )
     return f"{what} takes {exc.size} bytes, more than the {limit} bytes asked for"
+
+
+def _refused(exc: CredhelperError, profile: str) -> dict[str, Any]:
+    """A request the daemon did not settle: what only the caller can do, "fallback" (it
+    resolves in-process); any other error, its line and exit code."""
+    if isinstance(exc, CallerOnly):
+        return {**_error(exc.line()), "fallback": True}
+    exc.for_profile(profile)
+    return {**_error(exc.line()), "exit_code": exc.exit_code}
 
 
 def _error(message: str) -> dict[str, Any]:
