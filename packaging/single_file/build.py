@@ -161,7 +161,10 @@ def main() -> int:
     if any(work.iterdir()):
         sys.exit(f"single_file: the build folder is not empty: {work}")
     try:
-        wheel = build_wheel(work)
+        # A wheel built beforehand (packaging/build's, the tests' session one), as
+        # packaging/debian/build takes it; else one built from this checkout.
+        given = os.environ.get("CREDHELPER_WHEEL")
+        wheel = Path(given).resolve() if given else build_wheel(work)
         built = []
         if "zipapp" in kinds or "pyinstaller" in kinds:
             site = install_target(wheel, work)

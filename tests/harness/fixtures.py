@@ -1,6 +1,5 @@
 """The moto world's pytest fixtures, shared by the suites that need it (tests/e2e,
-tests/packaging): each suite's conftest.py imports them (``from harness.fixtures import *``),
-so each suite gets them as its own conftest's.
+tests/packaging): tests/conftest.py imports them, once for the whole run (why: see there).
 
 A session is one pytest process: under pytest-xdist (scripts/test runs two workers) each
 worker has a moto server and proxy of its own (free ports), a Secret Service of its own, and

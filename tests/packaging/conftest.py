@@ -1,7 +1,7 @@
 """What the packaging tests check, built once per session: the sdist and the wheel (as
 packaging/build makes them: ``python -m build``) and the completions and man page
-(packaging/cli_docs.py); and the e2e suite's moto world (tests/harness/fixtures.py), in which
-the built artifacts run, with its own session of those fixtures."""
+(packaging/cli_docs.py). The moto world the artifacts run in is tests/conftest.py's, the same
+as tests/e2e's."""
 
 from __future__ import annotations
 
@@ -14,11 +14,6 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 from packaging_support import REPO, Dists, child_env
-
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,12 @@ def aws_config(tmp_path: Path) -> Path:
     return path
 
 
+def completion_env(aws_config: Path) -> dict[str, str]:
+    """A shell's environment with only the AWS config the completions read profiles from."""
+    home = str(aws_config.parent)
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "AWS_CONFIG_FILE": str(aws_config)}
+
+
 def bash_complete(generated: Path, aws_config: Path, *words: str) -> list[str]:
     """COMPREPLY for the command line ``words`` (the last one being completed), as bash's
     programmable completion would call the function ``complete -p credhelper`` names."""
@@ -55,11 +61,7 @@ def bash_complete(generated: Path, aws_config: Path, *words: str) -> list[str]:
         [shell("bash"), "--norc", "--noprofile", "-c", script, "bash", *words],
         capture_output=True,
         text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(aws_config.parent),
-            "AWS_CONFIG_FILE": str(aws_config),
-        },
+        env=completion_env(aws_config),
         timeout=30,
     )
     assert done.returncode == 0 and not done.stderr, done.stderr
@@ -131,11 +133,7 @@ def test_fish_accepts_its_completion_and_completes(generated: Path, aws_config: 
         [shell("fish"), "--no-config", "-c", script],
         capture_output=True,
         text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(aws_config.parent),
-            "AWS_CONFIG_FILE": str(aws_config),
-        },
+        env=completion_env(aws_config),
         timeout=30,
     )
     assert done.returncode == 0, done.stderr

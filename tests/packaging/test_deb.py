@@ -25,12 +25,12 @@ from filelock import FileLock
 from harness import MotoStack
 from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import start_daemon
+from packaging_support import Dists
 
 from credhelper import service
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "packaging" / "debian" / "build"
-CLI_DOCS = ROOT / "packaging" / "cli_docs.py"
 AWS_V1 = str(Path(sys.executable).parent / "aws")
 PACKAGE = "credhelper"
 BIN = "/usr/bin/credhelper"
@@ -69,21 +69,11 @@ def known_to_dpkg() -> bool:
 
 
 @pytest.fixture(scope="session")
-def docs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
-    """Completions and man page from packaging/cli_docs.py, when the tree has it."""
-    if not CLI_DOCS.is_file():
-        return None
-    out = tmp_path_factory.mktemp("cli-docs")
-    result = run([sys.executable, str(CLI_DOCS), str(out)], cwd=ROOT)
-    assert result.returncode == 0, f"cli_docs.py failed:\n{result.stdout}\n{result.stderr}"
-    return out
-
-
-@pytest.fixture(scope="session")
-def deb(tmp_path_factory: pytest.TempPathFactory, docs_dir: Path | None) -> Path:
+def deb(tmp_path_factory: pytest.TempPathFactory, dists: Dists, generated: Path) -> Path:
+    """The .deb of the session's wheel, with the session's completions and man page."""
     out = tmp_path_factory.mktemp("deb")
-    argv = [str(BUILD), str(out), *([str(docs_dir)] if docs_dir else [])]
-    result = run(argv, cwd=ROOT, timeout=600)
+    env = {**os.environ, "CREDHELPER_WHEEL": str(dists.wheel)}
+    result = run([str(BUILD), str(out), str(generated)], cwd=ROOT, timeout=600, env=env)
     assert result.returncode == 0, f"packaging/debian/build failed:\n{result.stderr[-4000:]}"
     path = Path(result.stdout.strip().splitlines()[-1])
     version = importlib.metadata.version("credhelper")
@@ -142,7 +132,7 @@ def test_version_from_usr_bin(ready: list[str]) -> None:
     assert os.path.realpath(BIN) == str(PREFIX / "bin" / "credhelper")
 
 
-def test_files_in_place(ready: list[str], docs_dir: Path | None, deb: Path) -> None:
+def test_files_in_place(ready: list[str], generated: Path, deb: Path) -> None:
     for name in service.SYSTEMD_UNITS:
         unit = UNITS / name
         assert unit in map(Path, ready), f"{unit} not in the package"
@@ -150,10 +140,7 @@ def test_files_in_place(ready: list[str], docs_dir: Path | None, deb: Path) -> N
         assert unit.read_text() == service.render(name, [BIN])
     assert "ExecStart=/usr/bin/credhelper daemon" in (UNITS / "credhelper.service").read_text()
     for src, dest in DOCS.items():
-        if docs_dir is None:
-            assert dest not in ready, f"{dest} shipped without a CLI docs folder"
-        else:
-            assert dest in ready, f"{dest} missing though {docs_dir / src} was given"
+        assert dest in ready, f"{dest} missing though {generated / src} was given"
     fields = run(["dpkg-deb", "-f", str(deb), "Architecture", "Depends", "Maintainer"]).stdout
     assert "python3 (>= 3." in fields and "@" not in fields, fields
     # postinst compiled the venv: the bytecode prerm and postrm must remove.

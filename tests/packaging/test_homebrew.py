@@ -14,6 +14,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from packaging_support import Dists
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATE = ROOT / "packaging" / "homebrew" / "generate.py"
@@ -34,17 +35,10 @@ def _runtime_dependencies() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A build's dist folder: credhelper's sdist, built from a copy of this checkout."""
-    work = tmp_path_factory.mktemp("homebrew")
-    src = work / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "node_modules", "*.egg-info", "build", "dist", "__pycache__",
-        ".*_cache", ".hypothesis"))
-    out = work / "dist"
-    done = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out),
-                           str(src)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+def dist(tmp_path_factory: pytest.TempPathFactory, dists: Dists) -> Path:
+    """A build's dist folder: the session's credhelper sdist (generate.py reads only that)."""
+    out = tmp_path_factory.mktemp("homebrew")
+    shutil.copy(dists.sdist, out)
     return out
 
 

@@ -7,6 +7,7 @@ importing only the standard library and credhelper's lean client (real moto, Sec
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from harness.awsenv import SEED_ROLE, AwsEnv
 from harness.daemon import socket_path, wait_until
+from packaging_support import Dists
 
 ROOT = Path(__file__).resolve().parents[2]
 VIA_FILE = "via-single-file"
@@ -28,12 +30,13 @@ HIT = {"credhelper", "credhelper.lean_client", "credhelper.rundir", "credhelper.
 
 
 @pytest.fixture(scope="session")
-def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """credhelper.pyz, built once from this checkout (its shipped shebang)."""
+def pyz(tmp_path_factory: pytest.TempPathFactory, dists: Dists) -> Path:
+    """credhelper.pyz, built once from the session's wheel (its shipped shebang)."""
     out = tmp_path_factory.mktemp("single-file")
     done = subprocess.run(
         [sys.executable, str(ROOT / "packaging" / "single_file" / "build.py"), str(out)],
         capture_output=True, text=True, timeout=300,
+        env={**os.environ, "CREDHELPER_WHEEL": str(dists.wheel)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"MB  credhelper\.pyz$", done.stdout, re.M), done.stdout
